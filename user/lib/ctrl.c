@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libvde: wrappers for the control device's ioctls.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "libvde.h"
+
+int vde_ctrl_open(const char *path)
+{
+	int fd = open(path ? path : VDE_CONTROL_PATH, O_RDWR | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int vde_ctrl_get_features(int fd, struct vde_features *feat)
+{
+	memset(feat, 0, sizeof(*feat));
+	feat->size = sizeof(*feat);
+	if (ioctl(fd, VDE_CTL_GET_FEATURES, feat) < 0)
+		return -errno;
+	return 0;
+}
+
+static const char *const vde_feature_names[64] = {
+	[0] = "control",
+};
+
+const char *vde_feature_name(unsigned int bit)
+{
+	return bit < 64 ? vde_feature_names[bit] : NULL;
+}
+
+int vde_features_describe(uint64_t features, char *buf, size_t len)
+{
+	size_t used = 0;
+	unsigned int bit;
+	int n;
+
+	if (len)
+		buf[0] = '\0';
+	for (bit = 0; bit < 64; bit++) {
+		const char *name = vde_feature_name(bit);
+		char *p = used < len ? buf + used : NULL;
+		size_t room = used < len ? len - used : 0;
+		const char *sep = used ? " " : "";
+
+		if (!(features & (1ULL << bit)))
+			continue;
+		n = name ? snprintf(p, room, "%s%s", sep, name) :
+			   snprintf(p, room, "%sbit%u", sep, bit);
+		used += n;
+	}
+	return used < len ? (int)used : -ENOSPC;
+}

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vdectl: create, inspect, attach and report on VDE v2 images and devices.
+ *
+ * The commands are one table; help is generated from it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vdectl.h"
+
+static int vdectl_cmd_help(int argc, char **argv);
+
+static const struct vdectl_cmd vdectl_cmds[] = {
+	{ "features", "[--json] [--control PATH]",
+	  "show the ABI version, features and limits of the loaded vde.ko",
+	  vdectl_cmd_features },
+	{ "version", "", "show vdectl's version and the uapi ABI it speaks",
+	  vdectl_cmd_version },
+	{ "help", "[COMMAND]", "show this help", vdectl_cmd_help },
+};
+
+#define VDECTL_NR_CMDS (sizeof(vdectl_cmds) / sizeof(vdectl_cmds[0]))
+
+void vdectl_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("vdectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int vdectl_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "vdectl %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'vdectl help %s'.\n", cmd);
+	return VDECTL_EXIT_USAGE;
+}
+
+static const struct vdectl_cmd *vdectl_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < VDECTL_NR_CMDS; i++)
+		if (!strcmp(vdectl_cmds[i].name, name))
+			return &vdectl_cmds[i];
+	return NULL;
+}
+
+static void vdectl_print_usage(FILE *out)
+{
+	size_t i;
+
+	fputs("Usage: vdectl COMMAND [OPTIONS] [ARGS]\n\nCommands:\n", out);
+	for (i = 0; i < VDECTL_NR_CMDS; i++)
+		fprintf(out, "  %-10s %s\n", vdectl_cmds[i].name,
+			vdectl_cmds[i].help);
+	fputs("\nExit codes: 0 success, 1 failure, 2 usage error, "
+	      "3 vde.ko or device missing.\n", out);
+}
+
+static int vdectl_cmd_help(int argc, char **argv)
+{
+	const struct vdectl_cmd *cmd;
+
+	if (argc < 2) {
+		vdectl_print_usage(stdout);
+		return VDECTL_EXIT_OK;
+	}
+	cmd = vdectl_find(argv[1]);
+	if (!cmd)
+		return vdectl_usage_error("help", "unknown command '%s'", argv[1]);
+	printf("Usage: vdectl %s %s\n\n%s\n", cmd->name, cmd->args, cmd->help);
+	return VDECTL_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	const struct vdectl_cmd *cmd;
+
+	if (argc < 2) {
+		vdectl_print_usage(stderr);
+		return VDECTL_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+		return vdectl_cmd_help(1, argv);
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))
+		return vdectl_cmd_version(1, argv + 1);
+	cmd = vdectl_find(argv[1]);
+	if (!cmd) {
+		vdectl_err("unknown command '%s'", argv[1]);
+		vdectl_print_usage(stderr);
+		return VDECTL_EXIT_USAGE;
+	}
+	return cmd->fn(argc - 1, argv + 1);
+}
