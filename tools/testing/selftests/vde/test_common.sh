@@ -1,0 +1,75 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers shared by vde's shell selftests: KTAP output, skips, module
+# handling.  Source it; tests run as root inside the test VM, where
+# $VDE_KO names the vde.ko built for the running kernel.
+
+KSFT_PASS=0
+KSFT_FAIL=1
+KSFT_SKIP=4
+
+_ktap_n=0
+_ktap_fail=0
+
+ktap_header() { echo "TAP version 13"; echo "1..$1"; }
+
+# ktap_result NAME STATUS [REASON]: STATUS 0 = ok, 4 = skip, else not ok.
+ktap_result() {
+	_ktap_n=$((_ktap_n + 1))
+	case $2 in
+	0) echo "ok $_ktap_n $1" ;;
+	4) echo "ok $_ktap_n $1 # SKIP ${3:-}" ;;
+	*) echo "not ok $_ktap_n $1${3:+ # $3}"; _ktap_fail=1 ;;
+	esac
+}
+
+# ktap_run NAME FUNCTION [ARGS...]: run a test function in a subshell.
+ktap_run() {
+	local name=$1 rc
+	shift
+	("$@")
+	rc=$?
+	ktap_result "$name" "$rc"
+}
+
+ktap_finish() { exit $((_ktap_fail ? KSFT_FAIL : KSFT_PASS)); }
+
+ktap_skip_all() {
+	echo "TAP version 13"
+	echo "1..0 # SKIP $1"
+	exit $KSFT_SKIP
+}
+
+log() { echo "# $*"; }
+
+# fail MESSAGE: report why a test function fails and return non-zero.
+fail() { echo "# FAIL: $*"; return 1; }
+
+require_root() { [ "$(id -u)" = 0 ] || ktap_skip_all "needs root"; }
+
+require_ko() {
+	[ -n "${VDE_KO:-}" ] && [ -f "$VDE_KO" ] ||
+		ktap_skip_all "VDE_KO does not name a built vde.ko"
+}
+
+vde_loaded() { [ -d /sys/module/vde ]; }
+
+# wait_for COUNT CMD...: poll CMD every 0.1 s, COUNT times at most.
+wait_for() {
+	local n=$1
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+# vde_reload [PARAMS]: make sure vde.ko is loaded (with PARAMS if given).
+vde_reload() {
+	vde_loaded && { rmmod vde || return 1; }
+	insmod "$VDE_KO" "$@" || return 1
+	wait_for 50 test -c /dev/vde-control
+}
