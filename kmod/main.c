@@ -9,6 +9,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bits.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <uapi/linux/vde.h>
@@ -16,7 +17,7 @@
 #include "vde.h"
 
 /* Keeps every device index in the minor range of one block major. */
-#define VDE_MAX_DEVICES_LIMIT	(1U << 16)
+#define VDE_MAX_DEVICES_LIMIT	BIT(16)
 
 unsigned int vde_max_devices = 256;
 

@@ -6,6 +6,9 @@
 #
 #   tools/testing/deps.sh            install what is missing, fetch kernels
 #   tools/testing/deps.sh --kernels  only resolve and fetch the guest kernels
+#   tools/testing/deps.sh --resolve LABEL PINNED
+#                                    print the kernel release that would be
+#                                    used for LABEL if PINNED were the pin
 #
 # Downloads are cached under .cache/ (git-ignored); a second run downloads
 # nothing.  Resolved kernel releases are written to .cache/kernels/<label>.kver.
@@ -16,7 +19,11 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 cache=$top/.cache
 conf=$top/tools/testing/vm/kernels.conf
 only_kernels=0
-[ "${1:-}" = "--kernels" ] && only_kernels=1
+resolve_only=0
+case ${1:-} in
+--kernels) only_kernels=1 ;;
+--resolve) resolve_only=1 ;;
+esac
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -124,6 +131,12 @@ packages=(
 
 ensure_backports
 if ! pkg_known linux-image-amd64; then apt_update; fi
+
+if [ $resolve_only = 1 ]; then
+	[ $# = 3 ] || die "usage: $0 --resolve LABEL PINNED"
+	resolve_kernel "$2" "$3"
+	exit
+fi
 
 labels=()
 kvers=()

@@ -1,0 +1,189 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vde's whole test suite: dependencies, builds for every guest kernel, style
+# gates, host unit tests (plain and ASan/UBSan) and the selftests inside a
+# VM per guest kernel.  Ends with "N passed, N failed, N skipped" and exits
+# non-zero if anything failed.
+#
+#   tools/testing/check.sh [--kernel 6.1|6.12|all] [--no-vm] [--no-deps]
+#
+# Logs and KTAP files are kept in build/test-results/.
+
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 1
+res=$top/build/test-results
+kernel=all
+vm=1
+deps=1
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel) kernel=$2; shift 2 ;;
+	--kernel=*) kernel=${1#*=}; shift ;;
+	--no-vm) vm=0; shift ;;
+	--no-deps) deps=0; shift ;;
+	*) echo "usage: $0 [--kernel 6.1|6.12|all] [--no-vm] [--no-deps]" >&2; exit 2 ;;
+	esac
+done
+
+start=$(date +%s)
+pass=0 fail=0 skip=0
+failures=()
+rm -rf "$res"
+mkdir -p "$res"
+
+# record VERDICT NAME: count one test.
+record() {
+	case $1 in
+	PASS) pass=$((pass + 1)); echo "ok - $2" ;;
+	SKIP) skip=$((skip + 1)); echo "ok - $2 # SKIP" ;;
+	*) fail=$((fail + 1)); failures+=("$2"); echo "not ok - $2" ;;
+	esac
+}
+
+# step NAME CMD...: one test whose verdict is CMD's exit status.
+step() {
+	local name=$1 log
+	shift
+	log=$res/$(echo "$name" | tr -c 'A-Za-z0-9._-' '_').log
+	if "$@" >"$log" 2>&1; then
+		record PASS "$name"
+	else
+		record FAIL "$name"
+		tail -n 25 "$log" | sed 's/^/    /'
+	fi
+}
+
+# ktap NESTED PREFIX FILE: count the tests of a KTAP file.
+ktap() {
+	local v name
+	while IFS=$'\t' read -r v name; do
+		record "$v" "$2: $name"
+	done < <(awk -v nested="$1" -f tools/testing/ktap.awk "$3")
+}
+
+# run_ktap PREFIX CMD...: run a KTAP-printing program and count its tests;
+# a non-zero exit without a failing result of its own is a failure too.
+run_ktap() {
+	local prefix=$1 out before rc
+	shift
+	out=$res/$(echo "$prefix" | tr -c 'A-Za-z0-9._-' '_').tap
+	"$@" >"$out" 2>&1
+	rc=$?
+	before=$fail
+	ktap 0 "$prefix" "$out"
+	if [ $rc != 0 ] && [ $rc != 4 ] && [ $fail = "$before" ]; then
+		record FAIL "$prefix: exit status $rc"
+	fi
+	[ $fail = "$before" ] || grep -v '^ok ' "$out" | tail -n 25 | sed 's/^/    /'
+}
+
+labels=()
+while read -r label _rest; do
+	case $label in ''|\#*) continue ;; esac
+	if [ "$kernel" = all ] || [ "$kernel" = "$label" ]; then
+		labels+=("$label")
+	fi
+done <tools/testing/vm/kernels.conf
+
+echo "# vde test suite"
+if [ $deps = 1 ] && ! tools/testing/deps.sh >"$res/deps.log" 2>&1; then
+	record FAIL "dependencies installed"
+	tail -n 25 "$res/deps.log"
+	echo "$pass passed, $fail failed, $skip skipped"
+	exit 1
+fi
+
+kvers=()
+for label in "${labels[@]}"; do
+	kvers+=("$(cat .cache/kernels/"$label".kver)")
+done
+echo "# kernels: $(for i in "${!labels[@]}"; do printf '%s=%s ' "${labels[$i]}" "${kvers[$i]}"; done)"
+
+# A pin that has left the archive falls back to the metapackage's kernel of
+# the same series, one that apt can still fetch.
+pin_fallback() {
+	local got
+	got=$(tools/testing/deps.sh --resolve "$1" "$2") || return 1
+	echo "$1 pinned $2 -> $got"
+	echo "$got" | grep -Eq "$3" || { echo "unexpected release '$got'"; return 1; }
+	apt-cache show "linux-image-$got-unsigned" >/dev/null
+}
+step "deps: vanished 6.1 pin falls back to linux-image-amd64" \
+	pin_fallback 6.1 6.1.0-1-amd64 '^6\.1\.0-[0-9]+-amd64$'
+step "deps: vanished 6.12 pin falls back to backports linux-image-amd64" \
+	pin_fallback 6.12 6.12.1+deb12-amd64 '^6\.12\.[0-9]+\+(deb12|bpo)-amd64$'
+
+# --- builds and style gates ---------------------------------------------
+cp=.tools/linux/scripts/checkpatch.pl
+kdoc=.tools/linux/scripts/kernel-doc
+ksrc=(kmod/*.c kmod/*.h include/uapi/linux/vde.h)
+
+build_kmod() {
+	make KDIR=/usr/src/linux-headers-"$1" KBUILD_ARGS="W=1 C=2" module \
+		>"$res/build-$1.log" 2>&1
+}
+# W=1 C=2: extra warnings and sparse on every file, with zero findings.
+# The CHECK lines prove that sparse looked at every source file.
+sparse_clean() {
+	local log=$res/build-$1.log nsrc nchk
+	[ -f "$log" ] || { echo "no build log"; return 1; }
+	nsrc=$(ls kmod/*.c | wc -l)
+	nchk=$(grep -c '^  CHECK ' "$log")
+	[ "$nchk" -ge "$nsrc" ] || { echo "sparse checked $nchk of $nsrc files"; return 1; }
+	! grep -E 'warning:|error:' "$log"
+}
+for i in "${!labels[@]}"; do
+	kver=${kvers[$i]}
+	step "build: vde.ko for ${labels[$i]} ($kver)" build_kmod "$kver"
+	step "style: W=1 C=2 (sparse) clean for ${labels[$i]}" sparse_clean "$kver"
+done
+step "style: checkpatch --strict" \
+	sh -c "perl $cp --strict --no-tree --terse --show-types -f ${ksrc[*]} | tee /dev/stderr | (! grep -q .)"
+step "style: kernel-doc -Werror" perl "$kdoc" -none -Werror "${ksrc[@]}"
+step "style: kernel-doc on every non-static function and uapi item" \
+	awk -f tools/testing/kdoc-coverage.awk kmod/*.c include/uapi/linux/vde.h
+step "build: userspace" make -s -C user
+step "build: userspace with ASan/UBSan" make -s -C user SAN=1
+step "build: uapi header alone (c99 -pedantic)" make -s -C tools/testing/user "$top/build/tests-user/uapi_alone.o"
+step "build: host unit tests" make -s -C tools/testing/user all
+step "build: selftests" make -s -C tools/testing/selftests/vde
+
+# --- host tests -----------------------------------------------------------
+for v in plain san; do
+	for t in test_uapi test_libvde; do
+		run_ktap "host/$v: $t" build/tests-user/$v/$t
+	done
+done
+run_ktap "host/plain: vdectl cli" env VDECTL=build/user/vdectl tools/testing/user/test_vdectl.sh
+run_ktap "host/san: vdectl cli" env VDECTL=build/user-san/vdectl tools/testing/user/test_vdectl.sh
+
+# --- VM suite -------------------------------------------------------------
+if [ $vm = 1 ]; then
+	for label in "${labels[@]}"; do
+		echo "# vm $label: selftests"
+		tools/testing/vm/run --kernel "$label" --out "$res/vm" --timeout 900 \
+			-- make -s -C tools/testing/selftests/vde run_tests \
+			>"$res/vm-$label.log" 2>&1
+		if [ -s "$res/vm/$label/output" ]; then
+			ktap 1 "vm/$label" "$res/vm/$label/output"
+		else
+			record FAIL "vm/$label: selftests produced no output"
+		fi
+		if [ "$(cat "$res/vm/$label/health" 2>/dev/null)" = ok ]; then
+			record PASS "vm/$label: kernel healthy (no splat, no new taint, clean rmmod)"
+		else
+			record FAIL "vm/$label: kernel healthy (no splat, no new taint, clean rmmod)"
+			grep '^vm:\|^    ' "$res/vm-$label.log" | tail -n 40
+		fi
+	done
+fi
+
+elapsed=$(( $(date +%s) - start ))
+echo "#"
+echo "# kernels tested: $(for i in "${!labels[@]}"; do printf '%s=%s ' "${labels[$i]}" "${kvers[$i]}"; done)"
+echo "# wall time: ${elapsed}s"
+for f in "${failures[@]}"; do echo "# FAILED: $f"; done
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail = 0 ]
