@@ -152,8 +152,8 @@ step "build: selftests" make -s -C tools/testing/selftests/vde
 
 # --- host tests -----------------------------------------------------------
 for v in plain san; do
-	for t in test_uapi test_libvde; do
-		run_ktap "host/$v: $t" build/tests-user/$v/$t
+	for t in build/tests-user/$v/test_*; do
+		run_ktap "host/$v: ${t##*/}" "$t"
 	done
 done
 run_ktap "host/plain: vdectl cli" env VDECTL=build/user/vdectl tools/testing/user/test_vdectl.sh

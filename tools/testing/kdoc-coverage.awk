@@ -22,11 +22,14 @@ FILENAME ~ /\.c$/ && /^[a-z_][a-z0-9_ *]*[a-z0-9_]+\(/ && !/^static/ &&
 	}
 }
 
+# A run of adjacent #defines right after a DOC comment is documented by it.
 FILENAME ~ /\.h$/ && (/^#define VDE_/ || /^struct vde_[a-z0-9_]+ \{/) {
-	if (prev != "doc") {
+	if (prev != "doc" && !(prev == "define" && /^#define/)) {
 		printf "%s:%d: no kernel-doc: %s\n", FILENAME, FNR, $0
 		bad = 1
 	}
+	prev = /^#define/ ? "define" : "code"
+	next
 }
 
 /[^ \t]/ { prev = "code" }

@@ -22,6 +22,65 @@ OFF(vde_features, max_queue_depth, 24);
 OFF(vde_features, max_regions, 28);
 OFF(vde_features, reserved, 32);
 
+_Static_assert(sizeof(struct vde_region_entry) == 24, "size");
+OFF(vde_region_entry, first_block, 0);
+OFF(vde_region_entry, nr_blocks, 8);
+OFF(vde_region_entry, flags, 16);
+OFF(vde_region_entry, reserved, 20);
+
+_Static_assert(sizeof(struct vde_dev_add) == 112, "size");
+OFF(vde_dev_add, size, 0);
+OFF(vde_dev_add, flags, 4);
+OFF(vde_dev_add, backing_fd, 8);
+OFF(vde_dev_add, index, 12);
+OFF(vde_dev_add, data_offset, 16);
+OFF(vde_dev_add, nr_blocks, 24);
+OFF(vde_dev_add, block_size, 32);
+OFF(vde_dev_add, logical_block_size, 36);
+OFF(vde_dev_add, nr_hw_queues, 40);
+OFF(vde_dev_add, queue_depth, 44);
+OFF(vde_dev_add, nr_regions, 48);
+OFF(vde_dev_add, reserved0, 52);
+OFF(vde_dev_add, regions, 56);
+OFF(vde_dev_add, uuid, 64);
+OFF(vde_dev_add, reserved, 80);
+
+_Static_assert(sizeof(struct vde_dev_info) == 120, "size");
+OFF(vde_dev_info, size, 0);
+OFF(vde_dev_info, index, 4);
+OFF(vde_dev_info, state, 8);
+OFF(vde_dev_info, flags, 12);
+OFF(vde_dev_info, data_offset, 16);
+OFF(vde_dev_info, nr_blocks, 24);
+OFF(vde_dev_info, block_size, 32);
+OFF(vde_dev_info, logical_block_size, 36);
+OFF(vde_dev_info, nr_hw_queues, 40);
+OFF(vde_dev_info, queue_depth, 44);
+OFF(vde_dev_info, nr_regions, 48);
+OFF(vde_dev_info, open_count, 52);
+OFF(vde_dev_info, backing_dev, 56);
+OFF(vde_dev_info, backing_ino, 64);
+OFF(vde_dev_info, uuid, 72);
+OFF(vde_dev_info, reserved, 88);
+
+_Static_assert(sizeof(struct vde_dev_cmd) == 32, "size");
+OFF(vde_dev_cmd, size, 0);
+OFF(vde_dev_cmd, index, 4);
+OFF(vde_dev_cmd, flags, 8);
+OFF(vde_dev_cmd, reserved0, 12);
+OFF(vde_dev_cmd, reserved, 16);
+
+TEST(ioctl_numbers)
+{
+	/* Pinned: changing any of these breaks every deployed vdectl. */
+	EXPECT_EQ(0xc040de00u, (unsigned int)VDE_CTL_GET_FEATURES);
+	EXPECT_EQ(0xc070de01u, (unsigned int)VDE_CTL_ADD);
+	EXPECT_EQ(0x4020de02u, (unsigned int)VDE_CTL_START);
+	EXPECT_EQ(0x4020de03u, (unsigned int)VDE_CTL_STOP);
+	EXPECT_EQ(0x4020de04u, (unsigned int)VDE_CTL_REMOVE);
+	EXPECT_EQ(0xc078de05u, (unsigned int)VDE_CTL_GET_INFO);
+}
+
 TEST(get_features_encoding)
 {
 	EXPECT_EQ(_IOC_READ | _IOC_WRITE, _IOC_DIR(VDE_CTL_GET_FEATURES));
