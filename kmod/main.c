@@ -10,6 +10,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bits.h>
+#include <linux/blkdev.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <uapi/linux/vde.h>
@@ -20,6 +21,7 @@
 #define VDE_MAX_DEVICES_LIMIT	BIT(16)
 
 unsigned int vde_max_devices = 256;
+int vde_major;
 
 static int vde_set_max_devices(const char *val, const struct kernel_param *kp)
 {
@@ -48,17 +50,26 @@ static int __init vde_init(void)
 {
 	int ret;
 
+	ret = register_blkdev(0, "vde");
+	if (ret < 0)
+		return ret;
+	vde_major = ret;
 	ret = vde_control_init();
 	if (ret)
-		return ret;
+		goto out_unregister_blkdev;
 	pr_info("loaded, ABI version %d, max_devices %u\n",
 		VDE_ABI_VERSION, vde_max_devices);
 	return 0;
+
+out_unregister_blkdev:
+	unregister_blkdev(vde_major, "vde");
+	return ret;
 }
 
 static void __exit vde_exit(void)
 {
 	vde_control_exit();
+	unregister_blkdev(vde_major, "vde");
 	pr_info("unloaded\n");
 }
 

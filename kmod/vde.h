@@ -5,25 +5,175 @@
  * Locking
  * =======
  *
- * There are no driver locks yet: the control ioctls read only immutable
- * module state.  Each lock is listed here when it is introduced, with what it
- * protects, its place in the lock order and the contexts that take it.
+ * vde_ctl_mutex (control.c)
+ *	Serialises every control ioctl that creates, starts, stops, removes or
+ *	looks up a device.  Protects vde_devices (the index -> device IDR),
+ *	vde_device.state and the existence of vde_device.disk.  Process
+ *	context only; outermost lock of the driver.
  *
- * Module parameters are read-only after load and need no lock.
+ * gendisk.open_mutex (block layer)
+ *	Held by the block layer around vde_bdev_open() and vde_bdev_release().
+ *	Taken by vde_dev_stop() inside vde_ctl_mutex to check the open count
+ *	and shut out new openers atomically.  Order: vde_ctl_mutex, then
+ *	open_mutex.
+ *
+ * vde_device.open_count is only changed under gendisk.open_mutex.
+ *
+ * The I/O path takes no driver lock: a device's geometry, backing file and
+ * region map are immutable between ADD and REMOVE, statistics are per-CPU,
+ * and blk-mq guarantees that no request is in flight when the disk is
+ * deleted and the tag set freed.
+ *
+ * Module parameters are read-only after load.
  */
 #ifndef VDE_H
 #define VDE_H
 
+#include <linux/blk-mq.h>
+#include <linux/blkdev.h>
+#include <linux/fs.h>
+#include <linux/kref.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
+#include <uapi/linux/vde.h>
 
-struct vde_features;
+#include "compat.h"
+
+/* Minors per device: the whole disk and 15 partitions. */
+#define VDE_PART_BITS		4
+#define VDE_DEFAULT_QUEUE_DEPTH	128
+
+/* Operations counted in the statistics, in the order shown in sysfs. */
+enum vde_stat_op {
+	VDE_OP_READ,
+	VDE_OP_WRITE,
+	VDE_OP_FLUSH,
+	VDE_OP_DISCARD,
+	VDE_OP_WRITE_ZEROES,
+	VDE_NR_OPS,
+};
+
+/* Buckets of the log2 latency histogram: bucket i counts [2^i, 2^(i+1)) ns. */
+#define VDE_LAT_BUCKETS		40
+
+/**
+ * struct vde_stats - per-CPU statistics of a device
+ * @requests: completed requests per operation
+ * @blocks: 512-byte sectors transferred per operation
+ * @fast_path: requests served in the kernel
+ * @helper: requests routed to the userspace helper
+ * @errors: requests completed with an error
+ * @latency: log2 histogram of request latency in nanoseconds, per operation
+ */
+struct vde_stats {
+	u64 requests[VDE_NR_OPS];
+	u64 blocks[VDE_NR_OPS];
+	u64 fast_path;
+	u64 helper;
+	u64 errors;
+	u64 latency[VDE_NR_OPS][VDE_LAT_BUCKETS];
+};
+
+/**
+ * struct vde_device - one attached image
+ * @index: N of /dev/vdeN
+ * @state: VDE_STATE_*; protected by vde_ctl_mutex
+ * @flags: VDE_DEV_* flags given at ADD
+ * @backing: the image file; holds a reference
+ * @data_offset: byte offset of device block 0 in @backing
+ * @nr_blocks: device size in @block_size blocks
+ * @block_size: the image's block size
+ * @block_shift: log2(@block_size)
+ * @logical_block_size: advertised logical block size
+ * @nr_hw_queues: hardware queues
+ * @queue_depth: tags per hardware queue
+ * @use_dio: plain I/O goes to @backing with direct I/O (else buffered)
+ * @dio_align: alignment direct I/O needs of the request's memory and length
+ * @can_discard: @backing supports punching holes
+ * @regions: the region map, sorted and tiling [0, @nr_blocks)
+ * @nr_regions: entries in @regions
+ * @uuid: image UUID
+ * @tag_set: blk-mq tag set
+ * @disk: the gendisk; NULL before ADD finished; protected by vde_ctl_mutex
+ * @wq: workqueue that issues plain I/O to @backing
+ * @open_count: openers of the block device; protected by disk->open_mutex
+ * @stats: per-CPU statistics
+ */
+struct vde_device {
+	int index;
+	u32 state;
+	u32 flags;
+	struct file *backing;
+	u64 data_offset;
+	u64 nr_blocks;
+	u32 block_size;
+	unsigned int block_shift;
+	u32 logical_block_size;
+	u32 nr_hw_queues;
+	u32 queue_depth;
+	bool use_dio;
+	u32 dio_align;
+	bool can_discard;
+	struct vde_region_entry *regions;
+	u32 nr_regions;
+	u8 uuid[16];
+	struct blk_mq_tag_set tag_set;
+	struct gendisk *disk;
+	struct workqueue_struct *wq;
+	unsigned int open_count;
+	struct vde_stats __percpu *stats;
+};
+
+/**
+ * struct vde_cmd - per-request driver data (the blk-mq PDU)
+ * @work: runs the request on the device's workqueue
+ * @iocb: kiocb of an async direct-I/O read or write
+ * @bvec: bvec array when the request spans several bios, else NULL
+ * @ref: two references for async I/O: the submitter's and the completion's
+ * @ret: result: bytes transferred or a negative errno
+ * @start_ns: when the request was started, for the latency histogram
+ */
+struct vde_cmd {
+	struct work_struct work;
+	struct kiocb iocb;
+	struct bio_vec *bvec;
+	atomic_t ref;
+	long ret;
+	u64 start_ns;
+};
 
 /* main.c */
 extern unsigned int vde_max_devices;
+extern int vde_major;
 
 /* control.c */
 int vde_control_init(void);
 void vde_control_exit(void);
 void vde_fill_features(struct vde_features *feat);
+
+/* device.c */
+struct vde_device *vde_dev_create(const struct vde_dev_add *add,
+				  struct vde_region_entry *regions,
+				  struct file *backing);
+int vde_dev_start(struct vde_device *vde);
+int vde_dev_stop(struct vde_device *vde, bool force);
+void vde_dev_destroy(struct vde_device *vde);
+void vde_dev_fill_info(struct vde_device *vde, struct vde_dev_info *info);
+int vde_disk_name_taken(int index);
+
+/* regionmap.c */
+int vde_regions_check(const struct vde_region_entry *map, u32 nr,
+		      u64 nr_blocks);
+u32 vde_regions_flags(const struct vde_device *vde, u64 first, u64 count);
+u64 vde_regions_span(const struct vde_device *vde, u64 block, u32 *flags);
+
+/* io.c */
+extern const struct blk_mq_ops vde_mq_ops;
+int vde_backing_check(struct vde_device *vde);
+
+/* sysfs.c */
+extern const struct attribute_group *vde_disk_groups[];
+void vde_stats_account(struct vde_device *vde, struct request *rq,
+		       blk_status_t status, u64 start_ns);
 
 #endif /* VDE_H */

@@ -29,6 +29,7 @@ int vde_ctrl_get_features(int fd, struct vde_features *feat)
 
 static const char *const vde_feature_names[64] = {
 	[0] = "control",
+	[1] = "devices",
 };
 
 const char *vde_feature_name(unsigned int bit)

@@ -41,10 +41,13 @@
  * running module implements the feature; userspace must not assume a feature
  * from the ABI version alone.
  *
- * %VDE_FEAT_CONTROL: the control device answers the versioned control ioctls
- * of this header.  Always set.
+ * %VDE_FEAT_CONTROL: the control device answers GET_FEATURES.  Always set.
+ *
+ * %VDE_FEAT_DEVICES: ADD, START, STOP, REMOVE and GET_INFO create and manage
+ * /dev/vdeN devices whose plain regions are served in the kernel.
  */
 #define VDE_FEAT_CONTROL	(1ULL << 0)
+#define VDE_FEAT_DEVICES	(1ULL << 1)
 
 /**
  * struct vde_features - what the running vde.ko supports

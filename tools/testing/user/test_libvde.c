@@ -48,7 +48,8 @@ TEST(get_features_bad_fd_ebadf)
 TEST(feature_names)
 {
 	EXPECT_STREQ("control", vde_feature_name(0));
-	EXPECT_EQ(NULL, vde_feature_name(1));
+	EXPECT_STREQ("devices", vde_feature_name(1));
+	EXPECT_EQ(NULL, vde_feature_name(2));
 	EXPECT_EQ(NULL, vde_feature_name(63));
 	EXPECT_EQ(NULL, vde_feature_name(64));
 	EXPECT_EQ(NULL, vde_feature_name(~0u));

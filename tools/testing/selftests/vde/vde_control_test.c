@@ -72,6 +72,7 @@ TEST(uapi_numbers)
 	/* The ABI is the numbers: a header change must not move them. */
 	ASSERT_EQ(64, sizeof(struct vde_features));
 	ASSERT_EQ(0xc040de00u, (unsigned int)VDE_CTL_GET_FEATURES);
+	ASSERT_EQ(0xc070de01u, (unsigned int)VDE_CTL_ADD);
 }
 
 TEST(get_features_exact)
@@ -85,7 +86,7 @@ TEST(get_features_exact)
 	ASSERT_EQ(0, get_features(fd, &f)) TH_LOG("%s", strerror(errno));
 	EXPECT_EQ(VDE_FEATURES_SIZE_V1, f.size);
 	EXPECT_EQ(VDE_ABI_VERSION, f.abi_version);
-	EXPECT_EQ(VDE_FEAT_CONTROL, f.features);
+	EXPECT_EQ(VDE_FEAT_CONTROL | VDE_FEAT_DEVICES, f.features);
 	EXPECT_EQ(read_ulong("/sys/module/vde/parameters/max_devices"),
 		  f.max_devices);
 	EXPECT_EQ(possible_cpus(), f.max_hw_queues);
