@@ -8,6 +8,7 @@
 #   make deps                install build/test dependencies (Debian 12)
 #   make check               every test: style gates, host tests, VM suite
 #   make demo                the built-in example, end to end in a VM
+#   make bench               benchmarks in a VM: vde against loop (ratios)
 #
 # Module objects go to build/<kernel release>/, so several kernels can be
 # built side by side without cleaning.
@@ -44,7 +45,7 @@ define build_modules
 	done
 endef
 
-.PHONY: all module modules-all user deps check demo clean help
+.PHONY: all module modules-all user deps check demo bench clean help
 
 all: module user
 
@@ -67,9 +68,13 @@ check:
 demo:
 	tools/testing/demo.sh
 
+bench: modules-all user
+	@$(MAKE) -s -C tools/testing/selftests/vde
+	tools/testing/vm/run --kernel $(or $(KERNEL),all) --timeout 1800 -- tools/testing/bench/plain.sh
+
 clean:
 	rm -rf build
 	@$(MAKE) -C user clean
 
 help:
-	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'

@@ -24,11 +24,12 @@ ktap_result() {
 	esac
 }
 
-# ktap_run NAME FUNCTION [ARGS...]: run a test function in a subshell.
+# ktap_run NAME FUNCTION [ARGS...]: run a test function (in this shell, so
+# that it can leave state for later tests and for the cleanup trap).
 ktap_run() {
 	local name=$1 rc
 	shift
-	("$@")
+	"$@"
 	rc=$?
 	ktap_result "$name" "$rc"
 }
@@ -73,3 +74,17 @@ vde_reload() {
 	insmod "$VDE_KO" "$@" || return 1
 	wait_for 50 test -c /dev/vde-control
 }
+
+VDETEST=${VDETEST:-$(dirname "$0")/vdetest}
+
+# require_scratch: skip unless the VM's scratch file system is there.
+require_scratch() {
+	[ -n "${VDE_SCRATCH:-}" ] && [ -d "$VDE_SCRATCH" ] ||
+		ktap_skip_all "VDE_SCRATCH is not set (run in the test VM)"
+	vde_loaded || vde_reload || ktap_skip_all "cannot load vde.ko"
+}
+
+# vde_attach_raw FILE [vdetest add options]: attach FILE, print the index.
+vde_attach_raw() { "$VDETEST" add "$@"; }
+
+vde_detach_raw() { "$VDETEST" remove "$@"; }

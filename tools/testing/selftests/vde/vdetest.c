@@ -8,6 +8,8 @@
  *       prints the index of the started device
  *   vdetest remove INDEX [-f]
  *   vdetest info INDEX
+ *   vdetest churn ROUNDS FILE...
+ *       attach every FILE, then detach them all, ROUNDS times, in one process
  *
  * FLAGS of a map entry: p (plain), e (encrypted), h (hidden).
  */
@@ -152,6 +154,56 @@ static int cmd_info(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_churn(int argc, char **argv)
+{
+	struct vde_region_entry map = { 0 };
+	int nfiles = argc - 3, rounds, r, i, cfd = ctl();
+	int fds[64], idx[64];
+	struct stat st;
+
+	if (argc < 4 || nfiles > 64)
+		return 2;
+	rounds = atoi(argv[2]);
+	for (i = 0; i < nfiles; i++) {
+		fds[i] = open(argv[3 + i], O_RDWR);
+		if (fds[i] < 0 || fstat(fds[i], &st)) {
+			perror(argv[3 + i]);
+			return 1;
+		}
+	}
+	map.nr_blocks = st.st_size / 4096;
+	for (r = 0; r < rounds; r++) {
+		for (i = 0; i < nfiles; i++) {
+			struct vde_dev_add add = {
+				.size = sizeof(add), .backing_fd = fds[i],
+				.index = VDE_INDEX_ANY, .nr_blocks = map.nr_blocks,
+				.block_size = 4096, .logical_block_size = 4096,
+				.nr_regions = 1, .regions = (unsigned long)&map,
+			};
+			struct vde_dev_cmd dc = { .size = sizeof(dc) };
+
+			if (ioctl(cfd, VDE_CTL_ADD, &add)) {
+				fprintf(stderr, "round %d ADD: %s\n", r, strerror(errno));
+				return 1;
+			}
+			dc.index = idx[i] = add.index;
+			if (ioctl(cfd, VDE_CTL_START, &dc)) {
+				fprintf(stderr, "round %d START: %s\n", r, strerror(errno));
+				return 1;
+			}
+		}
+		for (i = 0; i < nfiles; i++) {
+			struct vde_dev_cmd dc = { .size = sizeof(dc), .index = idx[i] };
+
+			if (ioctl(cfd, VDE_CTL_REMOVE, &dc)) {
+				fprintf(stderr, "round %d REMOVE: %s\n", r, strerror(errno));
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -162,5 +214,7 @@ int main(int argc, char **argv)
 		return cmd_remove(argc, argv);
 	if (!strcmp(argv[1], "info"))
 		return cmd_info(argc, argv);
+	if (!strcmp(argv[1], "churn"))
+		return cmd_churn(argc, argv);
 	return 2;
 }
