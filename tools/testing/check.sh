@@ -158,6 +158,8 @@ for v in plain san; do
 done
 run_ktap "host/plain: vdectl cli" env VDECTL=build/user/vdectl tools/testing/user/test_vdectl.sh
 run_ktap "host/san: vdectl cli" env VDECTL=build/user-san/vdectl tools/testing/user/test_vdectl.sh
+run_ktap "host/plain: vdectl image cli" env VDECTL=build/user/vdectl tools/testing/user/test_vdectl_image.sh
+run_ktap "host/san: vdectl image cli" env VDECTL=build/user-san/vdectl tools/testing/user/test_vdectl_image.sh
 
 # --- VM suite -------------------------------------------------------------
 if [ $vm = 1 ]; then

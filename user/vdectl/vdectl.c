@@ -18,6 +18,17 @@ static const struct vdectl_cmd vdectl_cmds[] = {
 	  vdectl_cmd_features },
 	{ "version", "", "show vdectl's version and the uapi ABI it speaks",
 	  vdectl_cmd_version },
+	{ "create",
+	  "[--size SIZE|--blocks N] [--block-size BS] [--profile minimal|standard]\n"
+	  "       [--uuid HEX] [--timestamp TICKS|@SECONDS] [--label LABEL] [--force] IMAGE",
+	  "create a VDE v2 image file as the DataWarehouse SDK does",
+	  vdectl_cmd_create },
+	{ "info", "[--json] IMAGE",
+	  "validate an image and show its superblock and regions",
+	  vdectl_cmd_info },
+	{ "check", "[--json] IMAGE",
+	  "check an image's metadata (exit 0 clean, 1 usable, 4 unusable, 8 unreadable, 16 usage)",
+	  vdectl_cmd_check },
 	{ "help", "[COMMAND]", "show this help", vdectl_cmd_help },
 };
 

@@ -15,6 +15,17 @@ enum {
 	VDECTL_EXIT_NODEV = 3,		/* vde.ko or the device is not there */
 };
 
+/*
+ * Exit codes of "vdectl check", fsck-like, documented in vdectl(8).
+ */
+enum {
+	VDECTL_CHECK_CLEAN = 0,		/* no problems (notes allowed) */
+	VDECTL_CHECK_ERRORS = 1,	/* problems, but the image is usable */
+	VDECTL_CHECK_UNUSABLE = 4,	/* problems that make it unusable */
+	VDECTL_CHECK_OPERATIONAL = 8,	/* the image could not be read */
+	VDECTL_CHECK_USAGE = 16,	/* bad command line */
+};
+
 /**
  * struct vdectl_cmd - one vdectl command
  * @name: what the user types
@@ -32,6 +43,11 @@ struct vdectl_cmd {
 /* cmd-module.c */
 int vdectl_cmd_features(int argc, char **argv);
 int vdectl_cmd_version(int argc, char **argv);
+
+/* cmd-image.c */
+int vdectl_cmd_create(int argc, char **argv);
+int vdectl_cmd_info(int argc, char **argv);
+int vdectl_cmd_check(int argc, char **argv);
 
 /* vdectl.c */
 void vdectl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
