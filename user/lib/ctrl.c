@@ -4,9 +4,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "libvde.h"
@@ -16,6 +18,52 @@ int vde_ctrl_open(const char *path)
 	int fd = open(path ? path : VDE_CONTROL_PATH, O_RDWR | O_CLOEXEC);
 
 	return fd < 0 ? -errno : fd;
+}
+
+static int vde_modprobe(void)
+{
+	char *argv[] = { "modprobe", "-q", "vde", NULL };
+	extern char **environ;
+	int status;
+	pid_t pid;
+
+	if (posix_spawnp(&pid, "modprobe", NULL, NULL, argv, environ))
+		return -ENOENT;
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ENOENT;
+}
+
+int vde_ctrl_open_or_load(void)
+{
+	int fd = vde_ctrl_open(NULL);
+
+	if (fd != -ENOENT || vde_modprobe())
+		return fd;
+	return vde_ctrl_open(NULL);
+}
+
+int vde_ctrl_add(int fd, struct vde_dev_add *add)
+{
+	add->size = sizeof(*add);
+	return ioctl(fd, VDE_CTL_ADD, add) < 0 ? -errno : 0;
+}
+
+int vde_ctrl_dev_cmd(int fd, unsigned long cmd, int index, uint32_t flags)
+{
+	struct vde_dev_cmd dc = {
+		.size = sizeof(dc), .index = index, .flags = flags,
+	};
+
+	return ioctl(fd, cmd, &dc) < 0 ? -errno : 0;
+}
+
+int vde_ctrl_get_info(int fd, int index, struct vde_dev_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	info->index = index;
+	return ioctl(fd, VDE_CTL_GET_INFO, info) < 0 ? -errno : 0;
 }
 
 int vde_ctrl_get_features(int fd, struct vde_features *feat)

@@ -33,6 +33,46 @@ int vde_ctrl_open(const char *path);
 int vde_ctrl_get_features(int fd, struct vde_features *feat);
 
 /**
+ * vde_ctrl_open_or_load() - open the control device, loading vde.ko first
+ *	if the device is missing
+ *
+ * Runs "modprobe vde" once when the device does not exist, then retries.
+ *
+ * Return: a file descriptor or a negative errno.
+ */
+int vde_ctrl_open_or_load(void);
+
+/**
+ * vde_ctrl_add() - issue VDE_CTL_ADD
+ * @fd: the control device
+ * @add: the request; @add->size is set here; @add->index is updated
+ *
+ * Return: 0 or a negative errno.
+ */
+int vde_ctrl_add(int fd, struct vde_dev_add *add);
+
+/**
+ * vde_ctrl_dev_cmd() - issue VDE_CTL_START, VDE_CTL_STOP or VDE_CTL_REMOVE
+ * @fd: the control device
+ * @cmd: the ioctl
+ * @index: the device
+ * @flags: VDE_REMOVE_FORCE or 0
+ *
+ * Return: 0 or a negative errno.
+ */
+int vde_ctrl_dev_cmd(int fd, unsigned long cmd, int index, uint32_t flags);
+
+/**
+ * vde_ctrl_get_info() - issue VDE_CTL_GET_INFO
+ * @fd: the control device
+ * @index: the device
+ * @info: filled on success
+ *
+ * Return: 0 or a negative errno (-ENODEV for no such device).
+ */
+int vde_ctrl_get_info(int fd, int index, struct vde_dev_info *info);
+
+/**
  * vde_feature_name() - name of one VDE_FEAT_* bit
  * @bit: bit number, 0-63
  *

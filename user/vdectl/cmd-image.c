@@ -444,9 +444,7 @@ static void info_json(const char *path, const struct vde_image *img)
 	for (i = 0; i < img->nr_regions; i++)
 		json_object_array_add(a, json_region(&img->regions[i]));
 	json_object_object_add(o, "regions", a);
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-					       JSON_C_TO_STRING_SPACED));
-	json_object_put(o);
+	vdectl_json_print(o);
 }
 
 int vdectl_cmd_info(int argc, char **argv)
@@ -601,8 +599,6 @@ int vdectl_cmd_check(int argc, char **argv)
 	J_U64(o, "errors", res.errors);
 	J_U64(o, "notes", res.notes);
 	json_object_object_add(o, "problems", out.problems);
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-					       JSON_C_TO_STRING_SPACED));
-	json_object_put(o);
+	vdectl_json_print(o);
 	return code;
 }

@@ -47,9 +47,7 @@ static void vdectl_features_json(const struct vde_features *f)
 			       json_object_new_int64(f->max_queue_depth));
 	json_object_object_add(o, "max_regions",
 			       json_object_new_int64(f->max_regions));
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-					       JSON_C_TO_STRING_SPACED));
-	json_object_put(o);
+	vdectl_json_print(o);
 }
 
 static void vdectl_features_text(const struct vde_features *f)

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <json-c/json.h>
 
 #include "vdectl.h"
 
@@ -29,10 +30,30 @@ static const struct vdectl_cmd vdectl_cmds[] = {
 	{ "check", "[--json] IMAGE",
 	  "check an image's metadata (exit 0 clean, 1 usable, 4 unusable, 8 unreadable, 16 usage)",
 	  vdectl_cmd_check },
+	{ "attach",
+	  "[--read-only] [--region NAME] [--show] [--logical-block-size 512|4096]\n"
+	  "       [--index N] IMAGE",
+	  "attach an image as /dev/vdeN (loads vde.ko if needed)",
+	  vdectl_cmd_attach },
+	{ "detach", "[--force] DEV|IMAGE | --all [--force]",
+	  "detach a device; refuses one that is mounted, held, open or exported",
+	  vdectl_cmd_detach },
+	{ "list", "[--json]", "list vde devices", vdectl_cmd_list },
+	{ "stats", "[--json] DEV",
+	  "show a device's capabilities, counters and p50/p99 latency",
+	  vdectl_cmd_stats },
 	{ "help", "[COMMAND]", "show this help", vdectl_cmd_help },
 };
 
 #define VDECTL_NR_CMDS (sizeof(vdectl_cmds) / sizeof(vdectl_cmds[0]))
+
+void vdectl_json_print(struct json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+					       JSON_C_TO_STRING_SPACED |
+					       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
 
 void vdectl_err(const char *fmt, ...)
 {

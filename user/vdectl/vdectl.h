@@ -44,12 +44,21 @@ struct vdectl_cmd {
 int vdectl_cmd_features(int argc, char **argv);
 int vdectl_cmd_version(int argc, char **argv);
 
+/* cmd-dev.c */
+int vdectl_cmd_attach(int argc, char **argv);
+int vdectl_cmd_detach(int argc, char **argv);
+int vdectl_cmd_list(int argc, char **argv);
+int vdectl_cmd_stats(int argc, char **argv);
+
 /* cmd-image.c */
 int vdectl_cmd_create(int argc, char **argv);
 int vdectl_cmd_info(int argc, char **argv);
 int vdectl_cmd_check(int argc, char **argv);
 
 /* vdectl.c */
+struct json_object;
+/* Print @o as pretty JSON on stdout and release it. */
+void vdectl_json_print(struct json_object *o);
 void vdectl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int vdectl_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
