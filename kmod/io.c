@@ -301,17 +301,30 @@ static long vde_handle_rq(struct vde_device *vde, struct vde_cmd *cmd,
 	}
 }
 
-static void vde_cmd_work(struct work_struct *work)
+static void vde_queue_work(struct work_struct *work)
 {
-	struct vde_cmd *cmd = container_of(work, struct vde_cmd, work);
-	struct request *rq = blk_mq_rq_from_pdu(cmd);
+	struct vde_queue *vq = container_of(work, struct vde_queue, work);
 	unsigned int noio = memalloc_noio_save();
-	long ret;
+	struct vde_cmd *cmd, *next;
+	LIST_HEAD(batch);
 
-	ret = vde_handle_rq(vde_rq_dev(rq), cmd, rq);
-	if (ret != -EIOCBQUEUED) {
-		cmd->ret = ret;
-		vde_cmd_done(cmd);
+	for (;;) {
+		spin_lock_irq(&vq->lock);
+		list_splice_init(&vq->pending, &batch);
+		spin_unlock_irq(&vq->lock);
+		if (list_empty(&batch))
+			break;
+		list_for_each_entry_safe(cmd, next, &batch, node) {
+			struct request *rq = blk_mq_rq_from_pdu(cmd);
+			long ret;
+
+			list_del_init(&cmd->node);
+			ret = vde_handle_rq(vq->vde, cmd, rq);
+			if (ret != -EIOCBQUEUED) {
+				cmd->ret = ret;
+				vde_cmd_done(cmd);
+			}
+		}
 	}
 	memalloc_noio_restore(noio);
 }
@@ -321,7 +334,8 @@ static blk_status_t vde_queue_rq(struct blk_mq_hw_ctx *hctx,
 {
 	struct request *rq = bd->rq;
 	struct vde_cmd *cmd = blk_mq_rq_to_pdu(rq);
-	struct vde_device *vde = hctx->queue->queuedata;
+	struct vde_queue *vq = hctx->driver_data;
+	unsigned long flags;
 
 	/* A requeued remainder keeps the original start time. */
 	if (!(rq->rq_flags & RQF_DONTPREP)) {
@@ -331,7 +345,10 @@ static blk_status_t vde_queue_rq(struct blk_mq_hw_ctx *hctx,
 	cmd->bvec = NULL;
 	cmd->ret = 0;
 	blk_mq_start_request(rq);
-	queue_work(vde->wq, &cmd->work);
+	spin_lock_irqsave(&vq->lock, flags);
+	list_add_tail(&cmd->node, &vq->pending);
+	spin_unlock_irqrestore(&vq->lock, flags);
+	queue_work(vq->vde->wq, &vq->work);
 	return BLK_STS_OK;
 }
 
@@ -372,19 +389,40 @@ static void vde_complete_rq(struct request *rq)
 	blk_mq_end_request(rq, sts);
 }
 
-static int vde_init_request(struct blk_mq_tag_set *set, struct request *rq,
-			    unsigned int hctx_idx, unsigned int numa_node)
+static int vde_init_hctx(struct blk_mq_hw_ctx *hctx, void *data,
+			 unsigned int hctx_idx)
 {
-	struct vde_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	struct vde_queue *vq;
 
-	INIT_WORK(&cmd->work, vde_cmd_work);
+	vq = kzalloc_node(sizeof(*vq), GFP_KERNEL, hctx->numa_node);
+	if (!vq)
+		return -ENOMEM;
+	vq->vde = data;
+	spin_lock_init(&vq->lock);
+	INIT_LIST_HEAD(&vq->pending);
+	INIT_WORK(&vq->work, vde_queue_work);
+	hctx->driver_data = vq;
 	return 0;
+}
+
+/*
+ * The disk is gone and the device's workqueue drained and destroyed:
+ * nothing is pending or running.
+ */
+static void vde_exit_hctx(struct blk_mq_hw_ctx *hctx, unsigned int hctx_idx)
+{
+	struct vde_queue *vq = hctx->driver_data;
+
+	WARN_ON_ONCE(!list_empty(&vq->pending));
+	kfree(vq);
+	hctx->driver_data = NULL;
 }
 
 const struct blk_mq_ops vde_mq_ops = {
 	.queue_rq	= vde_queue_rq,
 	.complete	= vde_complete_rq,
-	.init_request	= vde_init_request,
+	.init_hctx	= vde_init_hctx,
+	.exit_hctx	= vde_exit_hctx,
 };
 
 /**

@@ -19,6 +19,11 @@
  *
  * vde_device.open_count is only changed under gendisk.open_mutex.
  *
+ * vde_queue.lock (io.c)
+ *	Protects vde_queue.pending.  Taken in queue_rq (any context blk-mq
+ *	calls it from) and by the queue's work item; never held across I/O.
+ *	Innermost.
+ *
  * The I/O path takes no driver lock: a device's geometry, backing file and
  * region map are immutable between ADD and REMOVE, statistics are per-CPU,
  * and blk-mq guarantees that no request is in flight when the disk is
@@ -125,8 +130,25 @@ struct vde_device {
 };
 
 /**
+ * struct vde_queue - per hardware queue state
+ * @vde: the device
+ * @lock: protects @pending
+ * @pending: requests queued by queue_rq, not yet taken by @work
+ * @work: issues the pending requests to the backing file, in order
+ *
+ * One work item per hardware queue lets a burst of requests cost one
+ * wake-up instead of one each.
+ */
+struct vde_queue {
+	struct vde_device *vde;
+	spinlock_t lock;
+	struct list_head pending;
+	struct work_struct work;
+};
+
+/**
  * struct vde_cmd - per-request driver data (the blk-mq PDU)
- * @work: runs the request on the device's workqueue
+ * @node: entry in &vde_queue.pending
  * @iocb: kiocb of an async direct-I/O read or write
  * @bvec: bvec array when the request spans several bios, else NULL
  * @ref: two references for async I/O: the submitter's and the completion's
@@ -134,7 +156,7 @@ struct vde_device {
  * @start_ns: when the request was started, for the latency histogram
  */
 struct vde_cmd {
-	struct work_struct work;
+	struct list_head node;
 	struct kiocb iocb;
 	struct bio_vec *bvec;
 	atomic_t ref;
