@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # vde's built-in example, end to end: install what is missing, build
-# vde.ko for each guest kernel and vdectl, then boot each kernel, load the
-# module and show what it offers.
+# vde.ko for each guest kernel and vdectl, then in a VM per kernel create a
+# VDE v2 image, check it, attach it as /dev/vdeN, put a file system on it,
+# write and read files, and show the device's statistics.
 
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -13,11 +14,28 @@ tools/testing/deps.sh
 make -s modules-all user >/dev/null
 exec tools/testing/vm/run --kernel "${1:-all}" -- bash -c '
 	set -e
-	echo "== $(uname -r): vde.ko loaded"
-	grep -E "^vde " /proc/modules
-	ls -l /dev/vde-control
-	echo "== vdectl features"
-	build/user/vdectl features
-	echo "== vdectl features --json"
-	build/user/vdectl features --json
+	PATH=$VDE_SRC/build/user:$PATH
+	img=$VDE_SCRATCH/demo.vde
+	echo "== $(uname -r): vdectl features"
+	vdectl features
+	echo "== vdectl create --profile standard --size 256M $img"
+	vdectl create --profile standard --size 256M "$img"
+	vdectl check "$img"
+	vdectl info "$img" | sed -n "/^regions/,\$p"
+	echo "== vdectl attach --show --region DATA $img"
+	dev=$(vdectl attach --show --region DATA "$img")
+	vdectl list
+	echo "== mkfs.ext4 $dev, write and read back"
+	mkfs.ext4 -q "$dev"
+	mkdir -p /tmp/demo && mount "$dev" /tmp/demo
+	cp -a "$VDE_SRC/kmod" /tmp/demo/
+	sync
+	umount /tmp/demo && mount "$dev" /tmp/demo
+	diff -r "$VDE_SRC/kmod" /tmp/demo/kmod && echo "files read back identical"
+	umount /tmp/demo
+	echo "== vdectl stats $dev"
+	vdectl stats "$dev"
+	vdectl detach "$img"
+	echo "== detached; vdectl check $img"
+	vdectl check "$img"
 '
