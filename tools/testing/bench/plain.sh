@@ -3,16 +3,18 @@
 #
 # Benchmark of the in-kernel plain path, run inside the test VM: fio on
 # /dev/vdeN against loop with direct I/O over the same backing file, in
-# the same run, with each pair measured back to back.  Prints a table of
-# ratios (vde / loop); the numbers are never asserted anywhere.
+# the same run.  Each test is measured in the order vde, loop, loop, vde
+# and each device's two results averaged, so that neither device always
+# runs on a warmer or colder machine.  Prints a table of ratios
+# (vde / loop); the numbers are never asserted anywhere.
 #
 #   tools/testing/vm/run -- tools/testing/bench/plain.sh
 #
-# VDE_BENCH_RUNTIME (seconds per measurement, default 10) and
+# VDE_BENCH_RUNTIME (seconds per measurement, default 8) and
 # VDE_BENCH_SIZE (backing file size, default 1G) tune it.
 
 set -eu
-runtime=${VDE_BENCH_RUNTIME:-10}
+runtime=${VDE_BENCH_RUNTIME:-8}
 size=${VDE_BENCH_SIZE:-1G}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../../.." && pwd)
@@ -45,6 +47,17 @@ measure() {
 	echo "$line" | awk -F';' '{ if ($8 > 0) print $8, $7; else print $49, $48 }'
 }
 
+# measure2 DEV1 DEV2 RW BS QD: "iops1 kib1 iops2 kib2", each the mean of
+# two runs in the order DEV1 DEV2 DEV2 DEV1.
+measure2() {
+	local a b c d
+	a=$(measure "$1" "$3" "$4" "$5")
+	b=$(measure "$2" "$3" "$4" "$5")
+	c=$(measure "$2" "$3" "$4" "$5")
+	d=$(measure "$1" "$3" "$4" "$5")
+	echo "$a $d $b $c" | awk '{ print ($1 + $3) / 2, ($2 + $4) / 2, ($5 + $7) / 2, ($6 + $8) / 2 }'
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / b }'; }
 
 {
@@ -54,8 +67,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / b 
 } | tee "$out"
 for t in "randread 4k 1" "randread 4k 32" "read 128k 8" "write 128k 8"; do
 	set -- $t
-	read -r vi vb < <(measure "$vde" "$1" "$2" "$3")
-	read -r li lb < <(measure "$loop" "$1" "$2" "$3")
+	read -r vi vb li lb < <(measure2 "$vde" "$loop" "$1" "$2" "$3")
 	printf '%-22s %10.0f %10.0f %7s %10.1f %10.1f %7s\n' "$1 $2 qd$3" \
 		"$vi" "$li" "$(ratio "$vi" "$li")" \
 		"$(awk -v k="$vb" 'BEGIN { print k / 1024 }')" \
