@@ -141,7 +141,7 @@ struct vde_device {
  */
 struct vde_queue {
 	struct vde_device *vde;
-	spinlock_t lock;
+	spinlock_t lock;	/* protects @pending */
 	struct list_head pending;
 	struct work_struct work;
 };

@@ -162,6 +162,17 @@ run_ktap "host/plain: vdectl image cli" env VDECTL=build/user/vdectl tools/testi
 run_ktap "host/san: vdectl image cli" env VDECTL=build/user-san/vdectl tools/testing/user/test_vdectl_image.sh
 
 # --- VM suite -------------------------------------------------------------
+# vm_health LABEL OUTDIR LOG [WHAT]: the VM's kernel health as one test.
+vm_health() {
+	local name="vm/$1: ${4:-suite VM} kernel healthy (no splat, no new taint, clean rmmod)"
+	if [ "$(cat "$2/$1/health" 2>/dev/null)" = ok ]; then
+		record PASS "$name"
+	else
+		record FAIL "$name"
+		grep '^vm:\|^    ' "$3" | tail -n 40
+	fi
+}
+
 if [ $vm = 1 ]; then
 	for label in "${labels[@]}"; do
 		echo "# vm $label: selftests"
@@ -173,12 +184,20 @@ if [ $vm = 1 ]; then
 		else
 			record FAIL "vm/$label: selftests produced no output"
 		fi
-		if [ "$(cat "$res/vm/$label/health" 2>/dev/null)" = ok ]; then
-			record PASS "vm/$label: kernel healthy (no splat, no new taint, clean rmmod)"
+		vm_health "$label" "$res/vm" "$res/vm-$label.log"
+
+		# Name clashes need a fifth virtio disk: a VM of their own.
+		echo "# vm $label: device names taken by another disk"
+		VDE_VM_EXTRA_DISKS=4 tools/testing/vm/run --kernel "$label" \
+			--out "$res/vm-names" --timeout 300 \
+			-- build/selftests/vde/test_dev_06_names.sh \
+			>"$res/vm-names-$label.log" 2>&1
+		if [ -s "$res/vm-names/$label/output" ]; then
+			ktap 0 "vm/$label: names" "$res/vm-names/$label/output"
 		else
-			record FAIL "vm/$label: kernel healthy (no splat, no new taint, clean rmmod)"
-			grep '^vm:\|^    ' "$res/vm-$label.log" | tail -n 40
+			record FAIL "vm/$label: names test produced no output"
 		fi
+		vm_health "$label" "$res/vm-names" "$res/vm-names-$label.log" "names VM"
 	done
 fi
 

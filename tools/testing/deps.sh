@@ -126,7 +126,7 @@ packages=(
 	liburing-dev libssl-dev libxxhash-dev libargon2-dev libjson-c-dev
 	linux-source-6.1
 	qemu-system-x86 busybox-static cpio e2fsprogs xz-utils
-	fio util-linux python3
+	fio util-linux fdisk python3
 )
 
 ensure_backports

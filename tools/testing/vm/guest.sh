@@ -29,7 +29,11 @@ finish() {
 	umount $VDE_SCRATCH 2>/dev/null
 	sync
 	echo o >/proc/sysrq-trigger
-	sleep 30
+	# PID 1 must not exit while the power-off runs: wait with builtins only,
+	# since executables may no longer be reachable.
+	while :; do
+		read -r -t 5 _ </dev/console 2>/dev/null || :
+	done
 }
 
 # What udev would make: /dev/fd and the standard streams.

@@ -686,4 +686,130 @@ TEST_F(dev, discard_punches_holes)
 	free(zero);
 }
 
+static int read_queue_attr(int index, const char *attr, char *buf, size_t len)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/block/vde%d/queue/%s", index, attr);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (!fgets(buf, (int)len, f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+#define EXPECT_QUEUE(idx, attr, want) do {				\
+		char _v[128];						\
+		ASSERT_EQ(0, read_queue_attr(idx, attr, _v, sizeof(_v))); \
+		EXPECT_STREQ(want, _v) TH_LOG("queue/%s", attr);	\
+	} while (0)
+
+/* The limits exporters see are the same on both kernels. */
+TEST_F(dev, queue_limits)
+{
+	int idx;
+
+	self->index = idx = attach(_metadata, self->ctl, &self->add);
+	EXPECT_QUEUE(idx, "logical_block_size", "4096");
+	EXPECT_QUEUE(idx, "physical_block_size", "4096");
+	EXPECT_QUEUE(idx, "minimum_io_size", "4096");
+	EXPECT_QUEUE(idx, "optimal_io_size", "4096");
+	EXPECT_QUEUE(idx, "max_hw_sectors_kb", "1024");
+	EXPECT_QUEUE(idx, "rotational", "0");
+	EXPECT_QUEUE(idx, "discard_granularity", "4096");
+	EXPECT_QUEUE(idx, "write_cache", "write back");
+	EXPECT_QUEUE(idx, "fua", "1");
+	EXPECT_QUEUE(idx, "add_random", "0");
+	dev_cmd(self->ctl, VDE_CTL_REMOVE, idx, 0);
+
+	/* 512-byte logical blocks for initiators that need them. */
+	self->add.logical_block_size = 512;
+	self->index = idx = attach(_metadata, self->ctl, &self->add);
+	EXPECT_QUEUE(idx, "logical_block_size", "512");
+	EXPECT_QUEUE(idx, "physical_block_size", "4096");
+	dev_cmd(self->ctl, VDE_CTL_REMOVE, idx, 0);
+
+	/* 64 KiB image blocks: discard and optimal I/O follow them. */
+	self->add.logical_block_size = 4096;
+	self->add.block_size = 65536;
+	self->add.nr_blocks = FILE_BLOCKS / 16;
+	self->map[0].nr_blocks = FILE_BLOCKS / 16;
+	self->index = idx = attach(_metadata, self->ctl, &self->add);
+	EXPECT_QUEUE(idx, "optimal_io_size", "65536");
+	EXPECT_QUEUE(idx, "discard_granularity", "65536");
+	{
+		int fd = open_dev(idx, O_RDONLY);
+		unsigned long long bytes = 0;
+
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(0, ioctl(fd, BLKGETSIZE64, &bytes));
+		EXPECT_EQ((unsigned long long)FILE_BLOCKS * BS, bytes);
+		close(fd);
+	}
+
+	/* Read-only devices advertise no discard. */
+	dev_cmd(self->ctl, VDE_CTL_REMOVE, idx, 0);
+	self->add.flags = VDE_DEV_READ_ONLY;
+	self->index = idx = attach(_metadata, self->ctl, &self->add);
+	EXPECT_QUEUE(idx, "discard_granularity", "0");
+}
+
+/*
+ * Where the backing file system cannot do direct I/O (tmpfs), I/O is
+ * buffered, said so in sysfs, and still correct.
+ */
+TEST(buffered_fallback_on_tmpfs)
+{
+	struct vde_region_entry map = { .nr_blocks = 256 };
+	struct vde_dev_add add = {
+		.size = sizeof(add), .index = VDE_INDEX_ANY, .nr_blocks = 256,
+		.block_size = BS, .logical_block_size = 4096, .nr_regions = 1,
+		.regions = (unsigned long)&map,
+	};
+	char path[] = "/dev/shm/vde-buffered-XXXXXX", buf[256];
+	unsigned char *data = aligned_alloc(4096, 64 * BS);
+	unsigned char *back = aligned_alloc(4096, 64 * BS);
+	int ctl, fd, dfd;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root");
+	ctl = open("/dev/" VDE_CONTROL_NAME, O_RDWR);
+	if (ctl < 0)
+		SKIP(return, "vde.ko is not loaded");
+	fd = mkstemp(path);
+	ASSERT_LE(0, fd);
+	unlink(path);
+	fill_pattern(data, 64 * BS, 0);
+	ASSERT_EQ(0, ftruncate(fd, 256 * BS));
+	ASSERT_EQ(64 * BS, pwrite(fd, data, 64 * BS, 0));
+	add.backing_fd = fd;
+	ASSERT_EQ(0, ioctl(ctl, VDE_CTL_ADD, &add));
+	ASSERT_EQ(0, dev_cmd(ctl, VDE_CTL_START, add.index, 0));
+	ASSERT_LT(0, read_sysfs(add.index, "direct_io", buf, sizeof(buf)));
+	EXPECT_STREQ("0\n", buf);
+	ASSERT_LT(0, read_sysfs(add.index, "capabilities", buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, "buffered_io"));
+	EXPECT_EQ(NULL, strstr(buf, "zero_copy"));
+
+	dfd = open_dev(add.index, O_RDWR | O_DIRECT);
+	ASSERT_LE(0, dfd);
+	ASSERT_EQ(64 * BS, pread(dfd, back, 64 * BS, 0));
+	EXPECT_EQ(0, memcmp(data, back, 64 * BS));
+	memset(data, 0x3c, 64 * BS);
+	ASSERT_EQ(64 * BS, pwrite(dfd, data, 64 * BS, 128 * BS));
+	ASSERT_EQ(0, fsync(dfd));
+	ASSERT_EQ(64 * BS, pread(fd, back, 64 * BS, 128 * BS));
+	EXPECT_EQ(0, memcmp(data, back, 64 * BS));
+	close(dfd);
+	EXPECT_EQ(0, dev_cmd(ctl, VDE_CTL_REMOVE, add.index, 0));
+	close(fd);
+	close(ctl);
+	free(data);
+	free(back);
+}
+
 TEST_HARNESS_MAIN
