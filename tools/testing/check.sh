@@ -160,6 +160,8 @@ run_ktap "host/plain: vdectl cli" env VDECTL=build/user/vdectl tools/testing/use
 run_ktap "host/san: vdectl cli" env VDECTL=build/user-san/vdectl tools/testing/user/test_vdectl.sh
 run_ktap "host/plain: vdectl image cli" env VDECTL=build/user/vdectl tools/testing/user/test_vdectl_image.sh
 run_ktap "host/san: vdectl image cli" env VDECTL=build/user-san/vdectl tools/testing/user/test_vdectl_image.sh
+run_ktap "host/plain: vdectl key cli" env VDECTL=build/user/vdectl tools/testing/user/test_vdectl_key.sh
+run_ktap "host/san: vdectl key cli" env VDECTL=build/user-san/vdectl tools/testing/user/test_vdectl_key.sh
 
 # --- VM suite -------------------------------------------------------------
 # vm_health LABEL OUTDIR LOG [WHAT]: the VM's kernel health as one test.

@@ -6,12 +6,16 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <json-c/json.h>
 
+#include "encr.h"
 #include "format.h"
 #include "vdectl.h"
 
@@ -92,6 +96,210 @@ static int parse_timestamp(const char *s, int64_t *ticks)
 
 /* ---- create -------------------------------------------------------------- */
 
+/*
+ * struct create_enc - what create --encrypt needs
+ * @region: the region to encrypt, NULL when not encrypting
+ * @pass_file: --passphrase-file, or NULL
+ * @key_file: --key-file, or NULL
+ * @ka: the KDF options
+ * @kdf: the KDF of key slot 0
+ * @slots: a passphrase is stored in key slot 0 (else the key file is the key)
+ * @key_created: @key_file was created here
+ * @secret: the passphrase or the key read
+ * @master: the master key (secure memory)
+ */
+struct create_enc {
+	const char *region;
+	const char *pass_file;
+	const char *key_file;
+	struct vdectl_kdf_args ka;
+	struct vde_kdf kdf;
+	bool slots;
+	bool key_created;
+	struct vdectl_secret secret;
+	uint8_t *master;
+};
+
+static void enc_free(struct create_enc *c)
+{
+	vdectl_secret_free(&c->secret);
+	vde_secure_free(c->master, VDE_XTS_KEY_SIZE);
+	c->master = NULL;
+}
+
+/* Check the encryption options against the layout they apply to. */
+static int enc_check_args(const char *cmd, struct vde_create_opts *o,
+			  const char *profile, struct create_enc *c)
+{
+	struct vde_layout *l;
+	bool has_encr = false;
+	unsigned int i;
+	int ret;
+
+	if (c->pass_file && c->key_file)
+		return vdectl_usage_error(cmd,
+					  "--passphrase-file and --key-file exclude each other");
+	if (c->key_file && (c->ka.kdf || c->ka.iterations || c->ka.memory))
+		return vdectl_usage_error(cmd,
+					  "--kdf, --kdf-iterations and --kdf-memory-log2 need a passphrase, not --key-file");
+	ret = vdectl_kdf_parse(cmd, &c->ka, &c->kdf);
+	if (ret)
+		return ret;
+	l = malloc(sizeof(*l));
+	if (!l) {
+		vdectl_err("out of memory");
+		return VDECTL_EXIT_FAIL;
+	}
+	o->encrypt_region = c->region;
+	if (vde_layout_compute(o, l) < 0) {
+		o->encrypt_region = NULL;
+		ret = vde_layout_compute(o, l);
+		o->encrypt_region = c->region;
+		free(l);
+		if (ret < 0)
+			return 0;	/* another problem, which create reports */
+		return vdectl_usage_error(cmd,
+					  "cannot encrypt region '%s': the %s profile has no such region that creation leaves unwritten (DATA, POLV, STRE)",
+					  c->region, profile);
+	}
+	for (i = 0; i < l->nr_regions; i++)
+		has_encr |= l->regions[i].slot.tag == VDE_TAG_ENCR;
+	free(l);
+	if (!has_encr && !c->key_file)
+		return vdectl_usage_error(cmd,
+					  "the %s profile has no key slot region: --encrypt needs --key-file",
+					  profile);
+	c->slots = !c->key_file;
+	return 0;
+}
+
+/* The key from an existing key file, or a new one saved in a new file. */
+static int enc_key_file(struct create_enc *c)
+{
+	int fd, ret;
+
+	if (strcmp(c->key_file, "-")) {
+		fd = open(c->key_file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 && errno != ENOENT) {
+			vdectl_err("cannot read key file %s: %s", c->key_file,
+				   strerror(errno));
+			return VDECTL_EXIT_FAIL;
+		}
+		if (fd < 0) {
+			if (vde_random_bytes(c->master, VDE_XTS_KEY_SIZE) < 0) {
+				vdectl_err("cannot generate a key");
+				return VDECTL_EXIT_FAIL;
+			}
+			ret = vde_key_file_write(c->key_file, c->master);
+			if (ret < 0) {
+				vdectl_err("cannot create key file %s: %s",
+					   c->key_file, strerror(-ret));
+				return VDECTL_EXIT_FAIL;
+			}
+			c->key_created = true;
+			return 0;
+		}
+		close(fd);
+	}
+	ret = vdectl_read_key(c->key_file, &c->secret);
+	if (ret)
+		return ret;
+	memcpy(c->master, c->secret.key, VDE_XTS_KEY_SIZE);
+	if (!memcmp(c->master, c->master + VDE_XTS_KEY_SIZE / 2,
+		    VDE_XTS_KEY_SIZE / 2)) {
+		vdectl_err("%s: the two halves of the key are equal, which XTS forbids",
+			   c->key_file);
+		return VDECTL_EXIT_FAIL;
+	}
+	return 0;
+}
+
+/* The master key and its fingerprint, from a key file or a passphrase. */
+static int enc_get_key(const char *path, struct create_enc *c,
+		       struct vde_create_opts *o)
+{
+	char prompt[PATH_MAX + 64];
+	int ret;
+
+	c->master = vde_secure_alloc(VDE_XTS_KEY_SIZE);
+	if (!c->master) {
+		vdectl_err("out of memory");
+		return VDECTL_EXIT_FAIL;
+	}
+	if (c->key_file) {
+		ret = enc_key_file(c);
+	} else {
+		snprintf(prompt, sizeof(prompt), "Enter passphrase for %s: ", path);
+		ret = vdectl_read_pass(c->pass_file, prompt, "Verify passphrase: ",
+				       &c->secret);
+		if (!ret && !c->secret.passlen) {
+			vdectl_err("the passphrase is empty");
+			ret = VDECTL_EXIT_FAIL;
+		}
+		if (!ret && vde_random_bytes(c->master, VDE_XTS_KEY_SIZE) < 0) {
+			vdectl_err("cannot generate a key");
+			ret = VDECTL_EXIT_FAIL;
+		}
+	}
+	if (!ret && vde_key_fingerprint(c->master, &o->key_fingerprint) < 0) {
+		vdectl_err("cannot compute the key fingerprint");
+		ret = VDECTL_EXIT_FAIL;
+	}
+	return ret;
+}
+
+/* Wrap the master key into key slot 0 of the new image. */
+static int enc_write_slot(const char *path, struct create_enc *c,
+			  int64_t ticks)
+{
+	struct vde_encr e = { 0 };
+	struct vde_image img;
+	struct vde_diag d;
+	int ret;
+
+	ret = vde_image_open(path, O_RDWR, &img, &d);
+	if (ret < 0) {
+		vdectl_err("%s: %s", path, d.msg);
+		return ret;
+	}
+	ret = vde_encr_read(&img, &e, &d);
+	if (ret < 0) {
+		vdectl_err("%s: %s", path, d.msg);
+	} else {
+		ret = vde_encr_add(&img, &e, c->master, c->secret.pass,
+				   c->secret.passlen, &c->kdf, ticks);
+		if (ret < 0)
+			vdectl_err("cannot write key slot 0 of %s: %s", path,
+				   strerror(-ret));
+	}
+	vde_encr_release(&e);
+	vde_image_close(&img);
+	return ret;
+}
+
+static const char *const kdf_names[] = {
+	[VDE_KDF_PBKDF2_SHA256] = "pbkdf2",
+	[VDE_KDF_ARGON2ID] = "argon2id",
+};
+
+static void enc_report(const char *path, const struct create_enc *c,
+		       uint64_t fp, int slot)
+{
+	char name[5] = "?";
+	uint32_t tag;
+
+	if (!vde_tag_parse(c->region, &tag))
+		vde_tag_name(tag, name);
+	printf("%s: region %s encrypted with AES-256-XTS, key fingerprint 0x%016" PRIx64,
+	       path, name, fp);
+	if (c->slots)
+		printf(", passphrase in key slot %d (%s)\n", slot,
+		       kdf_names[c->kdf.algorithm]);
+	else
+		printf(", key in %s%s\n", c->key_file,
+		       c->key_created ? " (created)" : "");
+}
+
 int vdectl_cmd_create(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -103,6 +311,12 @@ int vdectl_cmd_create(int argc, char **argv)
 		{ "timestamp", required_argument, NULL, 't' },
 		{ "label", required_argument, NULL, 'L' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "encrypt", optional_argument, NULL, VDECTL_OPT_ENCRYPT },
+		{ "passphrase-file", required_argument, NULL, VDECTL_OPT_PASS_FILE },
+		{ "key-file", required_argument, NULL, VDECTL_OPT_KEY_FILE },
+		{ "kdf", required_argument, NULL, VDECTL_OPT_KDF },
+		{ "kdf-iterations", required_argument, NULL, VDECTL_OPT_KDF_ITER },
+		{ "kdf-memory-log2", required_argument, NULL, VDECTL_OPT_KDF_MEM },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *size_arg = NULL, *blocks_arg = NULL, *uuid_arg = NULL;
@@ -110,12 +324,14 @@ int vdectl_cmd_create(int argc, char **argv)
 	enum vde_profile profile = VDE_PROFILE_STANDARD;
 	const char *profile_name = "standard";
 	uint64_t bs = VDE_MIN_BLOCK_SIZE, size = 0, blocks;
+	struct create_enc enc = { .region = NULL };
+	const char *needs_encrypt = NULL;
 	struct vde_create_opts o;
 	struct vde_layout l;
-	bool force = false;
+	bool force = false, encrypt = false;
 	struct stat st;
 	char ubuf[33];
-	int c, ret;
+	int c, ret, slot = -1;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:n:b:p:u:t:L:f", opts, NULL)) != -1) {
@@ -155,16 +371,47 @@ int vdectl_cmd_create(int argc, char **argv)
 		case 'f':
 			force = true;
 			break;
+		case VDECTL_OPT_ENCRYPT:
+			enc.region = optarg;
+			encrypt = true;
+			break;
+		case VDECTL_OPT_PASS_FILE:
+			enc.pass_file = optarg;
+			needs_encrypt = needs_encrypt ? : "--passphrase-file";
+			break;
+		case VDECTL_OPT_KEY_FILE:
+			enc.key_file = optarg;
+			needs_encrypt = needs_encrypt ? : "--key-file";
+			break;
+		case VDECTL_OPT_KDF:
+			enc.ka.kdf = optarg;
+			needs_encrypt = needs_encrypt ? : "--kdf";
+			break;
+		case VDECTL_OPT_KDF_ITER:
+			enc.ka.iterations = optarg;
+			needs_encrypt = needs_encrypt ? : "--kdf-iterations";
+			break;
+		case VDECTL_OPT_KDF_MEM:
+			enc.ka.memory = optarg;
+			needs_encrypt = needs_encrypt ? : "--kdf-memory-log2";
+			break;
 		default:
 			return vdectl_usage_error(argv[0], "bad option");
 		}
 	}
+	/* "--encrypt REGION IMAGE" as well as "--encrypt=REGION IMAGE". */
+	if (encrypt && !enc.region && optind + 2 == argc)
+		enc.region = argv[optind++];
+	if (encrypt && !enc.region)
+		enc.region = "DATA";
 	if (optind == argc)
 		return vdectl_usage_error(argv[0], "missing IMAGE");
 	if (optind + 1 != argc)
 		return vdectl_usage_error(argv[0], "unexpected argument '%s'",
 					  argv[optind + 1]);
 	path = argv[optind];
+	if (needs_encrypt && !enc.region)
+		return vdectl_usage_error(argv[0], "%s needs --encrypt", needs_encrypt);
 
 	ret = vde_create_opts_init(&o, profile);
 	if (ret < 0) {
@@ -213,19 +460,41 @@ int vdectl_cmd_create(int argc, char **argv)
 						  strlen(label), VDE_LABEL_SIZE);
 		memcpy(o.label, label, strlen(label));
 	}
+	if (enc.region) {
+		ret = enc_check_args(argv[0], &o, profile_name, &enc);
+		if (ret)
+			return ret;
+	}
 
 	if (force && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		vdectl_err("cannot create %s: not a regular file", path);
 		return VDECTL_EXIT_FAIL;
 	}
-	ret = vde_image_create(path, &o, &l);
-	if (ret == -EEXIST) {
+	/* Before asking for a passphrase or making a key. */
+	if (!force && enc.region && lstat(path, &st) == 0) {
 		vdectl_err("%s exists (use --force to replace it)", path);
 		return VDECTL_EXIT_FAIL;
 	}
-	if (ret < 0) {
+	if (enc.region) {
+		ret = enc_get_key(path, &enc, &o);
+		if (ret)
+			goto out_enc;
+	}
+	ret = vde_image_create(path, &o, &l);
+	if (ret == -EEXIST)
+		vdectl_err("%s exists (use --force to replace it)", path);
+	else if (ret < 0)
 		vdectl_err("cannot create %s: %s", path, strerror(-ret));
-		return VDECTL_EXIT_FAIL;
+	if (!ret && enc.slots) {
+		slot = enc_write_slot(path, &enc, o.timestamp);
+		if (slot < 0) {
+			unlink(path);
+			ret = slot;
+		}
+	}
+	if (ret < 0) {
+		ret = VDECTL_EXIT_FAIL;
+		goto out_enc;
 	}
 	printf("%s: %s profile, %" PRIu64 " blocks of %u bytes, %u regions, uuid %s\n",
 	       path, profile_name, l.total_blocks, l.block_size, l.nr_regions,
@@ -233,7 +502,14 @@ int vdectl_cmd_create(int argc, char **argv)
 	if (l.file_blocks > l.total_blocks)
 		printf("%s: metadata ends at block %" PRIu64 ", past the %" PRIu64 " blocks of the device; there is no data region\n",
 		       path, l.metadata_blocks, l.total_blocks);
-	return VDECTL_EXIT_OK;
+	if (enc.region)
+		enc_report(path, &enc, o.key_fingerprint, slot);
+	ret = VDECTL_EXIT_OK;
+out_enc:
+	if (ret && enc.key_created)
+		unlink(enc.key_file);
+	enc_free(&enc);
+	return ret;
 }
 
 /* ---- info ------------------------------------------------------------------ */
@@ -543,13 +819,109 @@ static const char *check_status(int code)
 	}
 }
 
+/* Report one problem found by the key check. */
+static void key_problem(struct check_out *out, struct vde_check_result *res,
+			enum vde_severity sev, int err, const char *value,
+			const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static void key_problem(struct check_out *out, struct vde_check_result *res,
+			enum vde_severity sev, int err, const char *value,
+			const char *fmt, ...)
+{
+	struct vde_diag d;
+	char reason[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	vde_diag_set(&d, err, VDE_BLK_SUPERBLOCK, -1, "EncryptionKeyFingerprint",
+		     value, "%s", reason);
+	if (sev == VDE_SEV_FATAL)
+		res->fatal++;
+	else
+		res->notes++;
+	check_report(sev, &d, out);
+}
+
+/* Does an active key slot open with the passphrase? */
+static int check_key_slots(struct check_out *out, struct vde_check_result *res,
+			   const struct vde_image *img, const char *v,
+			   const struct vdectl_secret *s)
+{
+	struct vde_encr e = { 0 };
+	struct vde_diag d;
+	uint8_t *master;
+	int ret;
+
+	ret = vde_encr_read(img, &e, &d);
+	if (ret == -ENOENT) {
+		key_problem(out, res, VDE_SEV_FATAL, -EKEYREJECTED, v,
+			    "no key slot region (ENCR): only a key file opens the image");
+		return 0;
+	}
+	if (ret) {
+		key_problem(out, res, VDE_SEV_FATAL, -EKEYREJECTED, v,
+			    "the key slots cannot be read: %s", d.msg);
+		return 0;
+	}
+	master = vde_secure_alloc(VDE_XTS_KEY_SIZE);
+	ret = master ? vde_encr_unlock(&e, s->pass, s->passlen,
+				       img->sb.key_fingerprint, master) : -ENOMEM;
+	vde_secure_free(master, VDE_XTS_KEY_SIZE);
+	vde_encr_release(&e);
+	if (ret == -ENOKEY)
+		key_problem(out, res, VDE_SEV_FATAL, -EKEYREJECTED, v,
+			    "no active key slot: only a key file opens the image");
+	else if (ret == -EKEYREJECTED)
+		key_problem(out, res, VDE_SEV_FATAL, -EKEYREJECTED, v,
+			    "no active key slot opens with the passphrase");
+	else if (ret < 0)
+		return ret;
+	return 0;
+}
+
+/* Does the key file, or the passphrase, fit the image? */
+static int check_key(struct check_out *out, struct vde_check_result *res,
+		     const struct vdectl_secret *s)
+{
+	struct vde_image img;
+	struct vde_diag d;
+	char v[24];
+	uint64_t fp;
+	int ret = 0;
+
+	/* An image that does not open was reported as fatal already. */
+	if (vde_image_open(out->path, O_RDONLY, &img, &d) < 0)
+		return 0;
+	snprintf(v, sizeof(v), "0x%016" PRIx64, img.sb.key_fingerprint);
+	if (!(img.sb.incompat & VDE_INCOMPAT_ENCRYPTION)) {
+		key_problem(out, res, VDE_SEV_NOTE, 0, v,
+			    "the image is not encrypted; the key is not used");
+	} else if (s->key) {
+		ret = vde_key_fingerprint(s->key, &fp);
+		if (!ret && fp != img.sb.key_fingerprint)
+			key_problem(out, res, VDE_SEV_FATAL, -EKEYREJECTED, v,
+				    "the key file does not match");
+	} else {
+		ret = check_key_slots(out, res, &img, v, s);
+	}
+	vde_image_close(&img);
+	return ret;
+}
+
 int vdectl_cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'J' },
+		{ "key-file", required_argument, NULL, VDECTL_OPT_KEY_FILE },
+		{ "passphrase-file", required_argument, NULL, VDECTL_OPT_PASS_FILE },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct check_out out = { NULL, NULL };
+	struct vdectl_secret secret = { NULL, 0, NULL };
+	const char *key_file = NULL, *pass_file = NULL;
 	struct vde_check_result res;
 	struct json_object *o;
 	int json = 0, c, ret, code;
@@ -560,10 +932,21 @@ int vdectl_cmd_check(int argc, char **argv)
 		case 'J':
 			json = 1;
 			break;
+		case VDECTL_OPT_KEY_FILE:
+			key_file = optarg;
+			break;
+		case VDECTL_OPT_PASS_FILE:
+			pass_file = optarg;
+			break;
 		default:
 			vdectl_usage_error(argv[0], "bad option");
 			return VDECTL_CHECK_USAGE;
 		}
+	}
+	if (key_file && pass_file) {
+		vdectl_usage_error(argv[0],
+				   "--passphrase-file and --key-file exclude each other");
+		return VDECTL_CHECK_USAGE;
 	}
 	if (optind == argc) {
 		vdectl_usage_error(argv[0], "missing IMAGE");
@@ -574,10 +957,18 @@ int vdectl_cmd_check(int argc, char **argv)
 				   argv[optind + 1]);
 		return VDECTL_CHECK_USAGE;
 	}
+	if ((key_file && vdectl_read_key(key_file, &secret)) ||
+	    (pass_file && vdectl_read_pass(pass_file, NULL, NULL, &secret))) {
+		vdectl_secret_free(&secret);
+		return VDECTL_CHECK_OPERATIONAL;
+	}
 	out.path = argv[optind];
 	if (json)
 		out.problems = json_object_new_array();
 	ret = vde_image_check(out.path, check_report, &out, &res);
+	if (!ret && (key_file || pass_file) && !res.fatal)
+		ret = check_key(&out, &res, &secret);
+	vdectl_secret_free(&secret);
 	if (ret < 0) {
 		json_object_put(out.problems);
 		vdectl_err("cannot check %s: %s", out.path, strerror(-ret));

@@ -21,15 +21,27 @@ static const struct vdectl_cmd vdectl_cmds[] = {
 	  vdectl_cmd_version },
 	{ "create",
 	  "[--size SIZE|--blocks N] [--block-size BS] [--profile minimal|standard]\n"
-	  "       [--uuid HEX] [--timestamp TICKS|@SECONDS] [--label LABEL] [--force] IMAGE",
+	  "       [--uuid HEX] [--timestamp TICKS|@SECONDS] [--label LABEL] [--force]\n"
+	  "       [--encrypt [REGION] [--passphrase-file FILE|--key-file FILE]\n"
+	  "        [--kdf argon2id|pbkdf2] [--kdf-iterations N] [--kdf-memory-log2 N]] IMAGE",
 	  "create a VDE v2 image file as the DataWarehouse SDK does",
 	  vdectl_cmd_create },
 	{ "info", "[--json] IMAGE",
 	  "validate an image and show its superblock and regions",
 	  vdectl_cmd_info },
-	{ "check", "[--json] IMAGE",
+	{ "check", "[--json] [--key-file FILE|--passphrase-file FILE] IMAGE",
 	  "check an image's metadata (exit 0 clean, 1 usable, 4 unusable, 8 unreadable, 16 usage)",
 	  vdectl_cmd_check },
+	{ "key",
+	  "verify [--passphrase-file FILE|--key-file FILE] IMAGE\n"
+	  "       vdectl key add [--passphrase-file FILE|--key-file FILE] [--new-passphrase-file FILE]\n"
+	  "                      [--kdf argon2id|pbkdf2] [--kdf-iterations N] [--kdf-memory-log2 N] IMAGE\n"
+	  "       vdectl key remove [--passphrase-file FILE|--key-file FILE] --slot N IMAGE\n"
+	  "       vdectl key passwd [--passphrase-file FILE] [--new-passphrase-file FILE]\n"
+	  "                         [--kdf argon2id|pbkdf2] [--kdf-iterations N] [--kdf-memory-log2 N] IMAGE\n"
+	  "       vdectl key list [--json] IMAGE",
+	  "verify, add, remove, change and list the passphrases of an encrypted image",
+	  vdectl_cmd_key },
 	{ "attach",
 	  "[--read-only] [--region NAME] [--show] [--logical-block-size 512|4096]\n"
 	  "       [--index N] IMAGE",

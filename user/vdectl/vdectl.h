@@ -5,6 +5,10 @@
 #ifndef VDECTL_H
 #define VDECTL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 /*
  * Exit codes, documented in vdectl(8).
  */
@@ -54,6 +58,109 @@ int vdectl_cmd_stats(int argc, char **argv);
 int vdectl_cmd_create(int argc, char **argv);
 int vdectl_cmd_info(int argc, char **argv);
 int vdectl_cmd_check(int argc, char **argv);
+
+/* cmd-key.c */
+int vdectl_cmd_key(int argc, char **argv);
+
+/*
+ * getopt_long() values of the long-only options that "create" and "key"
+ * share.
+ */
+enum {
+	VDECTL_OPT_PASS_FILE = 0x100,	/* --passphrase-file FILE */
+	VDECTL_OPT_KEY_FILE,		/* --key-file FILE */
+	VDECTL_OPT_NEW_PASS_FILE,	/* --new-passphrase-file FILE */
+	VDECTL_OPT_KDF,			/* --kdf argon2id|pbkdf2 */
+	VDECTL_OPT_KDF_ITER,		/* --kdf-iterations N */
+	VDECTL_OPT_KDF_MEM,		/* --kdf-memory-log2 N */
+	VDECTL_OPT_SLOT,		/* --slot N */
+	VDECTL_OPT_ENCRYPT,		/* --encrypt [REGION] */
+};
+
+/* Longest passphrase accepted, in bytes, plus its NUL. */
+#define VDECTL_PASS_MAX		1024
+
+/**
+ * struct vdectl_secret - a passphrase or key typed or read by vdectl
+ * @pass: the passphrase, NUL-terminated, in vde_secure_alloc() memory
+ *	(2 * VDECTL_PASS_MAX bytes), or NULL
+ * @passlen: its length
+ * @key: a 64-byte key in vde_secure_alloc() memory, or NULL
+ *
+ * Start zeroed; release with vdectl_secret_free().
+ */
+struct vdectl_secret {
+	char *pass;
+	size_t passlen;
+	uint8_t *key;
+};
+
+/**
+ * struct vdectl_kdf_args - the KDF options as given
+ * @kdf: --kdf, or NULL
+ * @iterations: --kdf-iterations, or NULL
+ * @memory: --kdf-memory-log2, or NULL
+ */
+struct vdectl_kdf_args {
+	const char *kdf;
+	const char *iterations;
+	const char *memory;
+};
+
+struct vde_kdf;
+
+/**
+ * vdectl_read_pass() - read a passphrase
+ * @file: a file whose first line is the passphrase, "-" for standard
+ *	input, or NULL to prompt on standard input
+ * @prompt: the prompt shown when @file is NULL and standard input is a
+ *	terminal
+ * @again: if not NULL, the prompt of a second entry that must match
+ *	(terminals only)
+ * @s: @s->pass and @s->passlen are set
+ *
+ * Without a terminal, one line is read without a prompt.  Errors are
+ * printed.
+ *
+ * Return: 0 or VDECTL_EXIT_FAIL.
+ */
+int vdectl_read_pass(const char *file, const char *prompt, const char *again,
+		     struct vdectl_secret *s);
+
+/**
+ * vdectl_read_key() - read a 64-byte key file
+ * @file: the file, or "-" for standard input
+ * @s: @s->key is set
+ *
+ * Errors are printed.
+ *
+ * Return: 0 or VDECTL_EXIT_FAIL.
+ */
+int vdectl_read_key(const char *file, struct vdectl_secret *s);
+
+/**
+ * vdectl_secret_free() - wipe and free a secret
+ * @s: the secret; may be freed twice
+ */
+void vdectl_secret_free(struct vdectl_secret *s);
+
+/**
+ * vdectl_kdf_parse() - check the KDF options and fill in defaults
+ * @cmd: the command, for usage errors
+ * @a: the options
+ * @kdf: set on success
+ *
+ * Return: 0 or VDECTL_EXIT_USAGE (after printing why).
+ */
+int vdectl_kdf_parse(const char *cmd, const struct vdectl_kdf_args *a,
+		     struct vde_kdf *kdf);
+
+/**
+ * vdectl_ticks_now() - the current time in .NET ticks
+ *
+ * Return: the ticks.
+ */
+int64_t vdectl_ticks_now(void);
 
 /* vdectl.c */
 struct json_object;
