@@ -162,6 +162,10 @@ run_ktap "host/plain: vdectl image cli" env VDECTL=build/user/vdectl tools/testi
 run_ktap "host/san: vdectl image cli" env VDECTL=build/user-san/vdectl tools/testing/user/test_vdectl_image.sh
 run_ktap "host/plain: vdectl key cli" env VDECTL=build/user/vdectl tools/testing/user/test_vdectl_key.sh
 run_ktap "host/san: vdectl key cli" env VDECTL=build/user-san/vdectl tools/testing/user/test_vdectl_key.sh
+run_ktap "host/plain: corpus" env VDECTL=build/user/vdectl tools/testing/user/test_corpus.sh
+run_ktap "host/san: corpus" env VDECTL=build/user-san/vdectl tools/testing/user/test_corpus.sh
+step "fuzz: image parser, ${FUZZ_SECONDS:-60}s under ASan/UBSan, no crash" \
+	make -s -C tools/testing/fuzz run
 
 # --- VM suite -------------------------------------------------------------
 # vm_health LABEL OUTDIR LOG [WHAT]: the VM's kernel health as one test.

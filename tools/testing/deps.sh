@@ -127,6 +127,7 @@ packages=(
 	linux-source-6.1
 	qemu-system-x86 busybox-static cpio e2fsprogs xz-utils
 	fio util-linux fdisk python3
+	clang libclang-rt-14-dev
 )
 
 ensure_backports

@@ -148,7 +148,7 @@ static void scan_group(struct checker *c, unsigned int first, uint32_t want_bs,
 	ret = vde_pread_exact(c->fd, g->buf, VDE_MIN_BLOCK_SIZE, c->base + off);
 	if (ret < 0) {
 		group_problem(g, ret, first, "file size",
-			      dec(v, (int64_t)c->file_size),
+			      dec(v, (int64_t)c->file_size), "%s",
 			      ret == -ENODATA ? "the file ends before this block" :
 			      strerror(-ret));
 		return;
@@ -179,7 +179,7 @@ static void scan_group(struct checker *c, unsigned int first, uint32_t want_bs,
 				      c->base + (uint64_t)(first + i) * bs);
 		if (ret < 0) {
 			group_problem(g, ret, first + i, "file size",
-				      dec(v, (int64_t)c->file_size),
+				      dec(v, (int64_t)c->file_size), "%s",
 				      ret == -ENODATA ? "the file ends before this block" :
 				      strerror(-ret));
 			g->usable = false;
