@@ -35,10 +35,19 @@ struct checker {
 	struct vde_check_result *res;
 };
 
+/* How far a superblock group got before it failed. */
+enum group_depth {
+	GROUP_UNREAD,		/* its first block cannot be read */
+	GROUP_NO_MAGIC,
+	GROUP_BAD_BLOCK_SIZE,	/* unsupported, or not the one it was read at */
+	GROUP_BAD_BLOCKS,	/* a block is missing or its trailer fails */
+};
+
 /* The state of one superblock group (blocks 0-3 or 4-7). */
 struct group {
 	bool usable;
 	uint32_t bs;
+	enum group_depth depth;
 	unsigned int nr;
 	struct vde_diag problems[MAX_GROUP_PROBLEMS];
 	uint8_t *buf;
@@ -85,24 +94,10 @@ static void problem(struct checker *c, enum vde_severity sev, int err,
 	report(c, sev, &d);
 }
 
-#define VAL_LEN 32
-static const char *dec(char *buf, int64_t v)
-{
-	snprintf(buf, VAL_LEN, "%" PRId64, v);
-	return buf;
-}
-
-static const char *hex(char *buf, uint64_t v)
-{
-	snprintf(buf, VAL_LEN, "0x%" PRIx64, v);
-	return buf;
-}
-
-static const char *hex16(char *buf, uint64_t v)
-{
-	snprintf(buf, VAL_LEN, "0x%016" PRIx64, v);
-	return buf;
-}
+#define VAL_LEN VDE_VAL_LEN
+#define dec vde_val_dec
+#define hex vde_val_hex
+#define hex16 vde_val_hex16
 
 static int read_block(struct checker *c, uint64_t block, uint8_t *buf)
 {
@@ -132,9 +127,23 @@ static void group_problem(struct group *g, int err, int64_t block,
 		     reason);
 }
 
-/* Every problem of one group: magic, BlockSize, each failing trailer. */
+/* A bad magic, reported as vde_image_open() does: with the bytes found. */
+static void magic_problem(struct group *g, unsigned int first)
+{
+	const char *why = "";
+	char v[64];
+	int err = vde_magic_problem(g->buf, v, &why);
+
+	group_problem(g, err, first, "Magic", v, "%s", why);
+}
+
+/*
+ * Every problem of one group: magic, BlockSize, each failing trailer.
+ * @want_bs is the primary's BlockSize or, if @probe, a block size the
+ * group is looked for at.
+ */
 static void scan_group(struct checker *c, unsigned int first, uint32_t want_bs,
-		       struct group *g)
+		       bool probe, struct group *g)
 {
 	char v[VAL_LEN], w[VAL_LEN];
 	uint64_t off = (uint64_t)first * want_bs;
@@ -145,6 +154,7 @@ static void scan_group(struct checker *c, unsigned int first, uint32_t want_bs,
 	g->usable = false;
 	g->nr = 0;
 	g->bs = 0;
+	g->depth = GROUP_UNREAD;
 	ret = vde_pread_exact(c->fd, g->buf, VDE_MIN_BLOCK_SIZE, c->base + off);
 	if (ret < 0) {
 		group_problem(g, ret, first, "file size",
@@ -153,11 +163,12 @@ static void scan_group(struct checker *c, unsigned int first, uint32_t want_bs,
 			      strerror(-ret));
 		return;
 	}
+	g->depth = GROUP_NO_MAGIC;
 	if (!vde_magic_ok(g->buf)) {
-		group_problem(g, -EINVAL, first, "Magic", "",
-			      "not a VDE v2 image (DWVD ... dw://)");
+		magic_problem(g, first);
 		return;
 	}
+	g->depth = GROUP_BAD_BLOCK_SIZE;
 	bs = (int32_t)vde_get_le32(g->buf + 0x34);
 	if (!vde_block_size_ok(bs)) {
 		group_problem(g, -EINVAL, first, "BlockSize", dec(v, bs),
@@ -167,10 +178,12 @@ static void scan_group(struct checker *c, unsigned int first, uint32_t want_bs,
 	}
 	g->bs = (uint32_t)bs;
 	if (want_bs && bs != want_bs) {
-		group_problem(g, -EINVAL, first, "BlockSize", dec(v, bs),
+		group_problem(g, -EINVAL, first, "BlockSize", dec(v, bs), probe ?
+			      "differs from %u, the block size it was read at" :
 			      "differs from the primary's %u", want_bs);
 		return;
 	}
+	g->depth = GROUP_BAD_BLOCKS;
 	g->usable = true;
 	for (i = 0; i < VDE_GROUP_BLOCKS; i++) {
 		uint8_t *b = g->buf + (size_t)i * bs;
@@ -199,10 +212,16 @@ static void scan_group(struct checker *c, unsigned int first, uint32_t want_bs,
 static void report_group(struct checker *c, const struct group *g,
 			 enum vde_severity sev)
 {
+	struct vde_diag d;
 	unsigned int i;
 
-	for (i = 0; i < g->nr; i++)
-		report(c, sev, &g->problems[i]);
+	for (i = 0; i < g->nr; i++) {
+		d = g->problems[i];
+		/* Only what vde_image_open() refuses carries its errno. */
+		if (sev != VDE_SEV_FATAL)
+			d.err = 0;
+		report(c, sev, &d);
+	}
 }
 
 /* Choose blocks 0-3 or 4-7 as the SDK does and grade what is wrong. */
@@ -211,32 +230,29 @@ static int check_groups(struct checker *c, struct group *p, struct group *m)
 	uint32_t bs;
 	size_t k, i;
 
-	scan_group(c, VDE_BLK_SUPERBLOCK, 0, p);
+	scan_group(c, VDE_BLK_SUPERBLOCK, 0, false, p);
 	/*
 	 * The mirror at the primary's block size, else, if the primary is
-	 * unusable too, at any other one.
+	 * unusable too, at any other one.  Without the primary's block
+	 * size, the look at the mirror that got furthest tells what is
+	 * wrong with it.
 	 */
 	if (p->bs)
-		scan_group(c, VDE_BLK_MIRROR, p->bs, m);
+		scan_group(c, VDE_BLK_MIRROR, p->bs, false, m);
 	if (!m->usable && !p->usable) {
-		struct group first = *m;
+		struct group found = *m;
 
 		for (bs = VDE_MIN_BLOCK_SIZE; bs <= VDE_MAX_BLOCK_SIZE; bs <<= 1) {
 			if (bs == p->bs)
 				continue;
-			scan_group(c, VDE_BLK_MIRROR, bs, m);
+			scan_group(c, VDE_BLK_MIRROR, bs, true, m);
 			if (m->usable)
 				break;
+			if (!p->bs && (!found.nr || m->depth > found.depth))
+				found = *m;
 		}
-		if (!m->usable && p->bs) {
-			memcpy(m->problems, first.problems, sizeof(m->problems));
-			m->nr = first.nr;
-			m->bs = first.bs;
-		} else if (!m->usable) {
-			m->nr = 0;
-			group_problem(m, -EINVAL, VDE_BLK_MIRROR, "superblock group", "",
-				      "not found at any block size");
-		}
+		if (!m->usable)
+			*m = found;
 	}
 
 	if (!p->usable && !m->usable) {

@@ -278,3 +278,21 @@ const char *vde_ticks_format(int64_t ticks, char *buf, size_t len)
 		 tm.tm_min, tm.tm_sec, frac);
 	return buf;
 }
+
+const char *vde_val_dec(char *buf, int64_t v)
+{
+	snprintf(buf, VDE_VAL_LEN, "%" PRId64, v);
+	return buf;
+}
+
+const char *vde_val_hex(char *buf, uint64_t v)
+{
+	snprintf(buf, VDE_VAL_LEN, "0x%" PRIx64, v);
+	return buf;
+}
+
+const char *vde_val_hex16(char *buf, uint64_t v)
+{
+	snprintf(buf, VDE_VAL_LEN, "0x%016" PRIx64, v);
+	return buf;
+}

@@ -121,25 +121,11 @@ int vde_diag_set_role(struct vde_diag *diag, int err, int64_t block,
 	return err;
 }
 
-/* Value strings for diagnostics. */
-#define VAL_LEN 32
-static const char *dec(char *buf, int64_t v)
-{
-	snprintf(buf, VAL_LEN, "%" PRId64, v);
-	return buf;
-}
-
-static const char *hex(char *buf, uint64_t v)
-{
-	snprintf(buf, VAL_LEN, "0x%" PRIx64, v);
-	return buf;
-}
-
-static const char *hex16(char *buf, uint64_t v)
-{
-	snprintf(buf, VAL_LEN, "0x%016" PRIx64, v);
-	return buf;
-}
+/* Value strings for diagnostics (format-names.c). */
+#define VAL_LEN VDE_VAL_LEN
+#define dec vde_val_dec
+#define hex vde_val_hex
+#define hex16 vde_val_hex16
 
 /* ---- blocks, trailers, fields ------------------------------------------- */
 
@@ -393,32 +379,57 @@ static int read_blocks(const struct vde_image *img, uint32_t bs,
 	return 0;
 }
 
-static int check_magic(const uint8_t *b, int64_t block, struct vde_diag *diag)
+int vde_magic_problem(const uint8_t *b, char value[64], const char **why)
 {
-	char v[64];
-
 	if (vde_magic_ok(b))
 		return 0;
-	snprintf(v, sizeof(v),
+	snprintf(value, 64,
 		 "%02x %02x %02x %02x .. %02x %02x %02x %02x %02x %02x %02x %02x",
 		 b[0], b[1], b[2], b[3], b[8], b[9], b[10], b[11], b[12], b[13],
 		 b[14], b[15]);
 	if (!memcmp(b, vde_v1_magic, sizeof(vde_v1_magic)) &&
-	    vde_get_le16(b + 4) == 1)
-		return vde_diag_set(diag, -EOPNOTSUPP, block, -1, "Magic", v,
-				    "a format v1 container, not a VDE v2 image");
-	return vde_diag_set(diag, -EINVAL, block, -1, "Magic", v,
-			    "not a VDE v2 image (DWVD ... dw://)");
+	    vde_get_le16(b + 4) == 1) {
+		*why = "a format v1 container, not a VDE v2 image";
+		return -EOPNOTSUPP;
+	}
+	*why = "not a VDE v2 image (DWVD ... dw://)";
+	return -EINVAL;
 }
+
+static int check_magic(const uint8_t *b, int64_t block, struct vde_diag *diag)
+{
+	const char *why;
+	char v[64];
+	int err = vde_magic_problem(b, v, &why);
+
+	if (!err)
+		return 0;
+	return vde_diag_set(diag, err, block, -1, "Magic", v, "%s", why);
+}
+
+/* How far a superblock group got before it failed. */
+enum group_depth {
+	GROUP_UNREAD,		/* its first block cannot be read */
+	GROUP_NO_MAGIC,
+	GROUP_BAD_BLOCK_SIZE,	/* unsupported, or not the one it was read at */
+	GROUP_BAD_BLOCKS,	/* a block is missing or its trailer fails */
+};
+
+/* What check_group() found of a superblock group. */
+struct group_found {
+	uint32_t bs;			/* its BlockSize if supported, else 0 */
+	enum group_depth depth;
+};
 
 /*
  * A superblock group is usable if its first block has the magic and a
  * supported BlockSize (equal to @want_bs unless that is 0) and all four
- * trailers verify.
+ * trailers verify.  @want_bs is the primary's BlockSize or, if @probe, a
+ * block size the group is looked for at.
  */
 static int check_group(const struct vde_image *img, unsigned int first,
-		       uint32_t want_bs, uint8_t *buf, uint32_t *bs_out,
-		       struct vde_diag *diag)
+		       uint32_t want_bs, bool probe, uint8_t *buf,
+		       struct group_found *found, struct vde_diag *diag)
 {
 	uint64_t off = first ? (uint64_t)first * want_bs : 0;
 	char v[VAL_LEN], w[VAL_LEN];
@@ -426,6 +437,8 @@ static int check_group(const struct vde_image *img, unsigned int first,
 	int64_t bs;
 	int ret;
 
+	found->bs = 0;
+	found->depth = GROUP_UNREAD;
 	ret = vde_pread_exact(img->fd, buf, VDE_MIN_BLOCK_SIZE, img->base + off);
 	if (ret == -ENODATA)
 		return vde_diag_set(diag, ret, first, -1, "file size",
@@ -434,21 +447,24 @@ static int check_group(const struct vde_image *img, unsigned int first,
 	if (ret < 0)
 		return vde_diag_set(diag, ret, first, -1, "read", "", "%s",
 				    strerror(-ret));
+	found->depth = GROUP_NO_MAGIC;
 	ret = check_magic(buf, first, diag);
 	if (ret < 0)
 		return ret;
+	found->depth = GROUP_BAD_BLOCK_SIZE;
 	bs = (int32_t)vde_get_le32(buf + SB_BLOCK_SIZE);
-	if (bs_out)
-		*bs_out = vde_block_size_ok(bs) ? (uint32_t)bs : 0;
 	if (!vde_block_size_ok(bs))
 		return vde_diag_set(diag, -EINVAL, first, -1, "BlockSize",
 				    dec(v, bs),
 				    "not a power of two between %d and %d",
 				    VDE_MIN_BLOCK_SIZE, VDE_MAX_BLOCK_SIZE);
+	found->bs = (uint32_t)bs;
 	if (want_bs && bs != want_bs)
 		return vde_diag_set(diag, -EINVAL, first, -1, "BlockSize",
-				    dec(v, bs), "differs from the primary's %u",
-				    want_bs);
+				    dec(v, bs), probe ?
+				    "differs from %u, the block size it was read at" :
+				    "differs from the primary's %u", want_bs);
+	found->depth = GROUP_BAD_BLOCKS;
 	ret = read_blocks(img, (uint32_t)bs, first, VDE_GROUP_BLOCKS, buf, diag);
 	if (ret < 0)
 		return ret;
@@ -478,28 +494,37 @@ static void diag_append(struct vde_diag *d, const char *what,
 static int select_group(struct vde_image *img, uint8_t *group,
 			struct vde_diag *diag)
 {
-	struct vde_diag pd, md, probe;
-	uint32_t bs = 0, mbs;
+	struct vde_diag pd, md = { 0 }, probe;
+	struct group_found pf, mf = { 0 }, f;
+	uint32_t bs, mbs;
 	int ret, mret = -EINVAL;
 
-	ret = check_group(img, VDE_BLK_SUPERBLOCK, 0, group, &bs, &pd);
+	ret = check_group(img, VDE_BLK_SUPERBLOCK, 0, false, group, &pf, &pd);
 	if (!ret) {
-		img->block_size = bs;
+		img->block_size = pf.bs;
 		img->sb_copy = VDE_SB_PRIMARY;
 		return 0;
 	}
-	/* The mirror at the primary's block size, else at any other one. */
+	/*
+	 * The mirror at the primary's block size, else at any other one.
+	 * Without the primary's block size, the look at the mirror that got
+	 * furthest tells what is wrong with it.
+	 */
+	bs = pf.bs;
 	if (bs)
-		mret = check_group(img, VDE_BLK_MIRROR, bs, group, NULL, &md);
-	else
-		vde_diag_set(&md, -EINVAL, VDE_BLK_MIRROR, -1, "superblock group",
-			     "", "not found at any block size");
+		mret = check_group(img, VDE_BLK_MIRROR, bs, false, group, &mf,
+				   &md);
 	for (mbs = VDE_MIN_BLOCK_SIZE; mret && mbs <= VDE_MAX_BLOCK_SIZE;
 	     mbs <<= 1) {
-		if (mbs != bs &&
-		    !check_group(img, VDE_BLK_MIRROR, mbs, group, NULL, &probe)) {
+		if (mbs == pf.bs)
+			continue;
+		if (!check_group(img, VDE_BLK_MIRROR, mbs, true, group, &f,
+				 &probe)) {
 			mret = 0;
 			bs = mbs;
+		} else if (!pf.bs && (!md.err || f.depth > mf.depth)) {
+			mf = f;
+			md = probe;
 		}
 	}
 	if (mret) {

@@ -495,6 +495,47 @@ void vde_sb_encode(const struct vde_superblock *sb, uint8_t *block);
 bool vde_magic_ok(const uint8_t *block);
 
 /**
+ * vde_magic_problem() - what is wrong with a block's magic, if anything
+ * @b: the first 16 bytes of the block
+ * @value: 64 bytes; filled with the bytes found, as diagnostics show them
+ * @why: set to the reason
+ *
+ * Return: 0 for a VDE v2 magic; -EOPNOTSUPP for a format v1 container;
+ * -EINVAL for anything else.
+ */
+int vde_magic_problem(const uint8_t *b, char value[64], const char **why);
+
+/** VDE_VAL_LEN - size of the buffers of vde_val_dec() and friends */
+#define VDE_VAL_LEN 32
+
+/**
+ * vde_val_dec() - a value as decimal text, for diagnostics
+ * @buf: %VDE_VAL_LEN bytes
+ * @v: the value
+ *
+ * Return: @buf.
+ */
+const char *vde_val_dec(char *buf, int64_t v);
+
+/**
+ * vde_val_hex() - a value as 0x-prefixed hex text, for diagnostics
+ * @buf: %VDE_VAL_LEN bytes
+ * @v: the value
+ *
+ * Return: @buf.
+ */
+const char *vde_val_hex(char *buf, uint64_t v);
+
+/**
+ * vde_val_hex16() - a value as 16 hex digits after 0x, for diagnostics
+ * @buf: %VDE_VAL_LEN bytes
+ * @v: the value
+ *
+ * Return: @buf.
+ */
+const char *vde_val_hex16(char *buf, uint64_t v);
+
+/**
  * vde_block_size_ok() - is a BlockSize one this library supports
  * @bs: the value of the BlockSize field
  *

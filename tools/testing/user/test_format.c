@@ -287,8 +287,10 @@ TEST_F(img, bad_magic_in_both_copies_einval)
 	EXPECT_EQ(0, self->d.block);
 	EXPECT_EQ(-1, self->d.slot);
 	EXPECT_STREQ("Magic", self->d.field);
-	EXPECT_EQ(0, strncmp(self->d.msg, "block 0 (superblock): Magic = 58 57 56 44", 41))
-		TH_LOG("%s", self->d.msg);
+	EXPECT_STREQ("58 57 56 44 .. 64 77 3a 2f 2f 00 00 00", self->d.value);
+	EXPECT_STREQ("block 0 (superblock): Magic = 58 57 56 44 .. 64 77 3a 2f 2f 00 00 00: not a VDE v2 image (DWVD ... dw://); "
+		     "mirror: block 4 (mirror superblock): Magic = 58 57 56 44 .. 64 77 3a 2f 2f 00 00 00: not a VDE v2 image (DWVD ... dw://)",
+		     self->d.msg);
 }
 
 TEST_F(img, bad_magic_in_primary_uses_mirror)
@@ -360,8 +362,50 @@ TEST_F(img, block_size_1000_einval)
 	EXPECT_STREQ("BlockSize", self->d.field);
 	EXPECT_STREQ("1000", self->d.value);
 	EXPECT_STREQ("block 0 (superblock): BlockSize = 1000: not a power of two between 4096 and 65536; "
-		     "mirror: block 4 (mirror superblock): superblock group: not found at any block size",
+		     "mirror: block 4 (mirror superblock): BlockSize = 1000: not a power of two between 4096 and 65536",
 		     self->d.msg);
+}
+
+/* Without the primary's BlockSize the mirror's own defect is named. */
+TEST_F(img, primary_bad_magic_mirror_bad_block_size)
+{
+	patch(self->path, 0, 0, "XWVD", 4, true);
+	patch32(self->path, 4, 0x34, 1000, true);
+	EXPECT_EQ(-EINVAL, OPEN(self));
+	EXPECT_EQ(0, self->d.block);
+	EXPECT_STREQ("Magic", self->d.field);
+	EXPECT_NE(NULL, strstr(self->d.msg, "; mirror: block 4 (mirror superblock): BlockSize = 1000: not a power of two"))
+		TH_LOG("%s", self->d.msg);
+}
+
+TEST_F(img, primary_bad_block_size_mirror_bad_magic)
+{
+	patch32(self->path, 0, 0x34, 1000, true);
+	patch(self->path, 4, 0, "XWVD", 4, true);
+	EXPECT_EQ(-EINVAL, OPEN(self));
+	EXPECT_STREQ("BlockSize", self->d.field);
+	EXPECT_NE(NULL, strstr(self->d.msg, "; mirror: block 4 (mirror superblock): Magic = 58 57 56 44 .. 64 77 3a 2f 2f 00 00 00: not a VDE v2 image"))
+		TH_LOG("%s", self->d.msg);
+}
+
+TEST_F(img, primary_bad_magic_mirror_block_size_misplaced)
+{
+	/* Block 4 says 8192: at 8192 bytes a block, block 4 is block 8. */
+	patch(self->path, 0, 0, "XWVD", 4, true);
+	patch32(self->path, 4, 0x34, 8192, true);
+	EXPECT_EQ(-EINVAL, OPEN(self));
+	EXPECT_NE(NULL, strstr(self->d.msg, "; mirror: block 4 (mirror superblock): BlockSize = 8192: differs from 4096, the block size it was read at"))
+		TH_LOG("%s", self->d.msg);
+}
+
+TEST_F(img, primary_bad_magic_mirror_trailer)
+{
+	patch(self->path, 0, 0, "XWVD", 4, true);
+	patch(self->path, 6, 0x98, "x", 1, false);
+	EXPECT_EQ(-EINVAL, OPEN(self));
+	EXPECT_STREQ("Magic", self->d.field);
+	EXPECT_NE(NULL, strstr(self->d.msg, "; mirror: block 6 (mirror extended metadata): trailer checksum = 0x"))
+		TH_LOG("%s", self->d.msg);
 }
 
 TEST_F(img, block_size_512_einval)
@@ -503,6 +547,11 @@ TEST_F(img, truncated_to_100_bytes_enodata)
 	ASSERT_EQ(0, truncate(self->path, 100));
 	EXPECT_EQ(-ENODATA, OPEN(self));
 	EXPECT_EQ(0, self->d.block);
+	EXPECT_STREQ("file size", self->d.field);
+	EXPECT_STREQ("100", self->d.value);
+	EXPECT_STREQ("block 0 (superblock): file size = 100: the file ends before this block; "
+		     "mirror: block 4 (mirror superblock): file size = 100: the file ends before this block",
+		     self->d.msg);
 }
 
 TEST_F(img, empty_file_enodata)
@@ -1292,7 +1341,44 @@ TEST_F(img, check_primary_damaged)
 	EXPECT_EQ(VDE_SEV_ERROR, s.sev[0]);
 	EXPECT_EQ(0, s.d[0].block);
 	EXPECT_STREQ("trailer checksum", s.d[0].field);
+	/* vde_image_open() uses the mirror: no errno. */
+	EXPECT_EQ(0, s.d[0].err);
 	EXPECT_EQ(VDE_SEV_NOTE, s.sev[1]);
+	EXPECT_EQ(0, s.d[1].err);
+}
+
+TEST_F(img, check_mirror_damaged_error_has_no_errno)
+{
+	struct vde_check_result r;
+	struct seen s = { 0 };
+
+	patch(self->path, 5, 100, "x", 1, false);
+	ASSERT_EQ(0, vde_image_check(self->path, collect, &s, &r));
+	EXPECT_EQ(0, r.fatal);
+	EXPECT_EQ(1, r.errors);
+	ASSERT_EQ(1, s.n);
+	EXPECT_EQ(VDE_SEV_ERROR, s.sev[0]);
+	EXPECT_EQ(5, s.d[0].block);
+	EXPECT_STREQ("trailer checksum", s.d[0].field);
+	EXPECT_EQ(0, s.d[0].err);
+}
+
+TEST_F(img, check_primary_bad_magic_mirror_good)
+{
+	struct vde_check_result r;
+	struct seen s = { 0 };
+
+	patch(self->path, 0, 0, "XWVD", 4, true);
+	ASSERT_EQ(0, OPEN(self));
+	ASSERT_EQ(0, vde_image_check(self->path, collect, &s, &r));
+	EXPECT_EQ(0, r.fatal);
+	EXPECT_EQ(1, r.errors);
+	ASSERT_EQ(2, s.n);
+	EXPECT_EQ(VDE_SEV_ERROR, s.sev[0]);
+	EXPECT_EQ(0, s.d[0].err);
+	EXPECT_STREQ(self->img.primary_diag.field, s.d[0].field);
+	EXPECT_STREQ(self->img.primary_diag.value, s.d[0].value);
+	EXPECT_STREQ(self->img.primary_diag.msg, s.d[0].msg);
 }
 
 TEST_F(img, check_both_copies_damaged)
@@ -1311,6 +1397,91 @@ TEST_F(img, check_both_copies_damaged)
 	EXPECT_EQ(4, s.d[1].block);
 	EXPECT_EQ(6, s.d[2].block);
 	EXPECT_EQ(-EPROTO, s.d[2].err);
+}
+
+/* The check reports the superblock groups as vde_image_open() does. */
+static void check_agrees_with_open(struct __test_metadata *_metadata,
+				   const char *path, int err)
+{
+	struct vde_check_result r;
+	struct seen s = { 0 };
+	struct vde_image img;
+	struct vde_diag d;
+	char both[2 * sizeof(d.msg) + 16];
+	int ret;
+
+	ret = vde_image_open(path, O_RDONLY, &img, &d);
+	if (!ret)
+		vde_image_close(&img);
+	ASSERT_EQ(err, ret);
+	ASSERT_EQ(0, vde_image_check(path, collect, &s, &r));
+	EXPECT_EQ(2, r.fatal);
+	ASSERT_EQ(2, s.n);
+	EXPECT_EQ(VDE_SEV_FATAL, s.sev[0]);
+	EXPECT_EQ(d.err, s.d[0].err);
+	EXPECT_EQ(d.block, s.d[0].block);
+	EXPECT_STREQ(d.field, s.d[0].field);
+	EXPECT_STREQ(d.value, s.d[0].value);
+	EXPECT_EQ(VDE_SEV_FATAL, s.sev[1]);
+	EXPECT_EQ(4, s.d[1].block);
+	EXPECT_STRNE("", s.d[1].value);
+	snprintf(both, sizeof(both), "%s; mirror: %s", s.d[0].msg, s.d[1].msg);
+	EXPECT_STREQ(d.msg, both);
+}
+
+TEST_F(img, check_bad_magic_agrees_with_open)
+{
+	struct vde_check_result r;
+	struct seen s = { 0 };
+
+	sb_patch(self->path, 0, "XWVD", 4);
+	check_agrees_with_open(_metadata, self->path, -EINVAL);
+	ASSERT_EQ(0, vde_image_check(self->path, collect, &s, &r));
+	EXPECT_EQ(-EINVAL, s.d[0].err);
+	EXPECT_STREQ("Magic", s.d[0].field);
+	EXPECT_STREQ("58 57 56 44 .. 64 77 3a 2f 2f 00 00 00", s.d[0].value);
+	EXPECT_STREQ("Magic", s.d[1].field);
+	EXPECT_STREQ("58 57 56 44 .. 64 77 3a 2f 2f 00 00 00", s.d[1].value);
+}
+
+TEST_F(img, check_format_v1_agrees_with_open)
+{
+	uint8_t v1[8] = { 0x44, 0x56, 0x57, 0x44, 1, 0, 0, 0 };
+	struct vde_check_result r;
+	struct seen s = { 0 };
+
+	sb_patch(self->path, 0, v1, sizeof(v1));
+	check_agrees_with_open(_metadata, self->path, -EOPNOTSUPP);
+	ASSERT_EQ(0, vde_image_check(self->path, collect, &s, &r));
+	EXPECT_EQ(-EOPNOTSUPP, s.d[0].err);
+	EXPECT_STREQ("Magic", s.d[0].field);
+	EXPECT_STREQ("44 56 57 44 .. 64 77 3a 2f 2f 00 00 00", s.d[0].value);
+	EXPECT_NE(NULL, strstr(s.d[0].msg, "a format v1 container"));
+}
+
+TEST_F(img, check_block_size_1000_agrees_with_open)
+{
+	struct vde_check_result r;
+	struct seen s = { 0 };
+
+	sb_patch32(self->path, 0x34, 1000);
+	check_agrees_with_open(_metadata, self->path, -EINVAL);
+	ASSERT_EQ(0, vde_image_check(self->path, collect, &s, &r));
+	EXPECT_STREQ("block 4 (mirror superblock): BlockSize = 1000: not a power of two between 4096 and 65536",
+		     s.d[1].msg);
+}
+
+TEST_F(img, check_truncated_groups_agree_with_open)
+{
+	ASSERT_EQ(0, truncate(self->path, 100));
+	check_agrees_with_open(_metadata, self->path, -ENODATA);
+}
+
+TEST_F(img, check_mirror_defect_agrees_with_open)
+{
+	patch(self->path, 0, 0, "XWVD", 4, true);
+	patch32(self->path, 4, 0x34, 8192, true);
+	check_agrees_with_open(_metadata, self->path, -EINVAL);
 }
 
 TEST_F(img, check_mirror_differs)
