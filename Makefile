@@ -9,6 +9,11 @@
 #   make check               every test: style gates, host tests, VM suite
 #   make demo                the built-in example, end to end in a VM
 #   make bench               benchmarks in a VM: vde against loop (ratios)
+#   make man                 the man pages, into build/man/
+#   make install             vdectl, man pages, udev rule, systemd units,
+#                            completion, /etc files (DESTDIR, PREFIX=/usr)
+#   make uninstall           remove what install installed
+#   make deb                 vde-dkms and vdectl .debs, into build/deb/
 #
 # Module objects go to build/<kernel release>/, so several kernels can be
 # built side by side without cleaning.
@@ -46,6 +51,7 @@ define build_modules
 endef
 
 .PHONY: all module modules-all user deps check demo bench clean help
+.PHONY: man install uninstall deb
 
 all: module user
 
@@ -77,4 +83,104 @@ clean:
 	@$(MAKE) -C user clean
 
 help:
-	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,19p' Makefile | sed 's/^# \{0,1\}//'
+
+# --- installation (Documentation/install.rst) -----------------------------
+# vde.ko itself is installed by DKMS (dkms.conf, the vde-dkms package).
+
+PREFIX ?= /usr
+SYSCONFDIR ?= /etc
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+MANDIR ?= $(PREFIX)/share/man
+UDEVRULESDIR ?= $(LIBDIR)/udev/rules.d
+SYSTEMDUNITDIR ?= $(LIBDIR)/systemd/system
+SYSTEMDGENERATORDIR ?= $(LIBDIR)/systemd/system-generators
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+USER_O ?= $(TOP)/build/user
+MAN_O ?= $(TOP)/build/man
+DEB_O ?= $(TOP)/build/deb
+
+MANS := $(MAN_O)/vdectl.8 $(MAN_O)/vde.4 $(MAN_O)/vdetab.5
+ETC := user/etc
+
+# The files of user/etc/ name the default paths; other PREFIXes get theirs.
+etc_sed := sed -e 's|/usr/sbin/vdectl|$(SBINDIR)/vdectl|g' \
+	-e 's|/usr/lib/vde/|$(LIBDIR)/vde/|g' \
+	-e 's|/lib/systemd/system/vde-attach@|$(SYSTEMDUNITDIR)/vde-attach@|g'
+
+man: $(MANS)
+
+$(MAN_O)/vdectl.8: Documentation/vdectl.rst
+$(MAN_O)/vde.4: Documentation/vde.4.rst
+$(MAN_O)/vdetab.5: Documentation/vdetab.5.rst
+$(MANS):
+	@mkdir -p $(@D)
+	rst2man --halt=warning $< $@.tmp
+	@mv $@.tmp $@
+
+# install_conf SRC DEST: a configuration file, kept if it exists.
+install_conf = [ -e $(2) ] || install -m 0644 $(1) $(2)
+
+install: man
+	@$(MAKE) --no-print-directory -C user O=$(USER_O)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR)/vde \
+		$(DESTDIR)$(MANDIR)/man4 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UDEVRULESDIR) \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSTEMDGENERATORDIR) \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSCONFDIR)/modprobe.d
+	install -m 0755 $(USER_O)/vdectl $(DESTDIR)$(SBINDIR)/vdectl
+	$(etc_sed) $(ETC)/vde-attach >$(DESTDIR)$(LIBDIR)/vde/vde-attach
+	chmod 0755 $(DESTDIR)$(LIBDIR)/vde/vde-attach
+	install -m 0644 $(MAN_O)/vde.4 $(DESTDIR)$(MANDIR)/man4/vde.4
+	install -m 0644 $(MAN_O)/vdetab.5 $(DESTDIR)$(MANDIR)/man5/vdetab.5
+	install -m 0644 $(MAN_O)/vdectl.8 $(DESTDIR)$(MANDIR)/man8/vdectl.8
+	install -m 0644 $(ETC)/udev/60-vde.rules $(DESTDIR)$(UDEVRULESDIR)/60-vde.rules
+	for u in vde-attach@.service vde-attach.target; do \
+		$(etc_sed) $(ETC)/systemd/$$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
+	$(etc_sed) $(ETC)/systemd/vde-attach-generator \
+		>$(DESTDIR)$(SYSTEMDGENERATORDIR)/vde-attach-generator
+	chmod 0755 $(DESTDIR)$(SYSTEMDGENERATORDIR)/vde-attach-generator
+	install -m 0644 $(ETC)/bash-completion/vdectl $(DESTDIR)$(BASHCOMPDIR)/vdectl
+	$(call install_conf,$(ETC)/vdetab,$(DESTDIR)$(SYSCONFDIR)/vdetab)
+	$(call install_conf,$(ETC)/modprobe.d/vde.conf,$(DESTDIR)$(SYSCONFDIR)/modprobe.d/vde.conf)
+
+# Configuration files go only if unchanged.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/vdectl $(DESTDIR)$(LIBDIR)/vde/vde-attach \
+		$(DESTDIR)$(MANDIR)/man4/vde.4 $(DESTDIR)$(MANDIR)/man5/vdetab.5 \
+		$(DESTDIR)$(MANDIR)/man8/vdectl.8 \
+		$(DESTDIR)$(UDEVRULESDIR)/60-vde.rules \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/vde-attach@.service \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/vde-attach.target \
+		$(DESTDIR)$(SYSTEMDGENERATORDIR)/vde-attach-generator \
+		$(DESTDIR)$(BASHCOMPDIR)/vdectl
+	-rmdir $(DESTDIR)$(LIBDIR)/vde
+	! cmp -s $(ETC)/vdetab $(DESTDIR)$(SYSCONFDIR)/vdetab || \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/vdetab
+	! cmp -s $(ETC)/modprobe.d/vde.conf $(DESTDIR)$(SYSCONFDIR)/modprobe.d/vde.conf || \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/modprobe.d/vde.conf
+
+# The packages are built from a copy of the files git would commit (tracked
+# and untracked, not ignored), or of the whole tree without git, so that
+# nothing built in the tree ends up in them.
+deb:
+	@set -e; \
+	ver=$$(dpkg-parsechangelog -l debian/changelog -SVersion); \
+	src=$(DEB_O)/vde-$${ver%-*}; \
+	rm -rf $(DEB_O); mkdir -p $$src; \
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 sh -c 'for f; do [ ! -e "$$f" ] || printf "%s\0" "$$f"; done' sh | \
+		tar --null -T - -cf - | tar -C $$src -xf -; \
+	else \
+		tar --exclude=./build --exclude=./.cache --exclude=./.tools \
+			--exclude=./.git -cf - . | tar -C $$src -xf -; \
+	fi; \
+	echo "  DEB     $(DEB_O)/ (log: $(DEB_O)/build.log)"; \
+	(cd $$src && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS \
+		dpkg-buildpackage -us -uc -b) >$(DEB_O)/build.log 2>&1 || \
+		{ tail -n 30 $(DEB_O)/build.log; exit 1; }; \
+	ls $(DEB_O)/*.deb

@@ -167,6 +167,20 @@ run_ktap "host/san: corpus" env VDECTL=build/user-san/vdectl tools/testing/user/
 step "fuzz: image parser, ${FUZZ_SECONDS:-60}s under ASan/UBSan, no crash" \
 	make -s -C tools/testing/fuzz run
 
+# --- packaging and installation (Documentation/install.rst) ---------------
+pkg=tools/testing/package.sh
+step "package: dpkg-buildpackage builds vde-dkms and vdectl" $pkg build
+step "package: the .debs hold exactly the expected files" $pkg contents
+step "package: lintian reports no errors" $pkg lintian
+for i in "${!labels[@]}"; do
+	step "package: DKMS builds and installs a signed vde.ko for ${labels[$i]}" $pkg dkms "${kvers[$i]}"
+done
+step "package: DKMS refuses kernels older than 6.1" $pkg dkms-old
+step "install: make install DESTDIR=build/destdir" $pkg install
+step "systemd: unit files pass systemd-analyze verify" $pkg systemd
+step "systemd: generator wants one unit per vdetab image" $pkg generator
+step "completion: every vdectl command and option" $pkg completion
+
 # --- VM suite -------------------------------------------------------------
 # vm_health LABEL OUTDIR LOG [WHAT]: the VM's kernel health as one test.
 vm_health() {

@@ -128,6 +128,8 @@ packages=(
 	qemu-system-x86 busybox-static cpio e2fsprogs xz-utils
 	fio util-linux fdisk python3
 	clang libclang-rt-14-dev
+	dpkg-dev debhelper dh-dkms dkms lintian python3-docutils
+	systemd udev man-db bash-completion
 )
 
 ensure_backports
