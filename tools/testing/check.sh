@@ -144,6 +144,14 @@ step "style: checkpatch --strict" \
 step "style: kernel-doc -Werror" perl "$kdoc" -none -Werror "${ksrc[@]}"
 step "style: kernel-doc on every non-static function and uapi item" \
 	awk -f tools/testing/kdoc-coverage.awk kmod/*.c include/uapi/linux/vde.h
+docs_render() {
+	local f rc=0
+	for f in Documentation/*.rst; do
+		python3 -m docutils --halt=warning "$f" /dev/null >/dev/null || rc=1
+	done
+	return $rc
+}
+step "docs: every Documentation/*.rst renders without a warning" docs_render
 step "build: userspace" make -s -C user
 step "build: userspace with ASan/UBSan" make -s -C user SAN=1
 step "build: uapi header alone (c99 -pedantic)" make -s -C tools/testing/user "$top/build/tests-user/uapi_alone.o"
