@@ -395,38 +395,99 @@ static int one_image(const char *cmd, int argc, char **argv)
 
 /* ---- subcommands --------------------------------------------------------------- */
 
-static int key_verify(int argc, char **argv)
+/* The options of the key subcommands; each accepts those in its mask. */
+enum {
+	KEY_OPT_PASS	= 1 << 0,	/* --passphrase-file */
+	KEY_OPT_KEY	= 1 << 1,	/* --key-file */
+	KEY_OPT_NEW	= 1 << 2,	/* --new-passphrase-file */
+	KEY_OPT_KDF	= 1 << 3,	/* --kdf, --kdf-iterations, --kdf-memory-log2 */
+	KEY_OPT_SLOT	= 1 << 4,	/* --slot */
+};
+
+struct key_opts {
+	const char *pass_file;
+	const char *key_file;
+	const char *new_file;
+	const char *slot;
+	struct vdectl_kdf_args ka;
+};
+
+static int key_parse(const char *cmd, int argc, char **argv,
+		     unsigned int allowed, struct key_opts *o)
 {
 	static const struct option opts[] = {
 		{ "passphrase-file", required_argument, NULL, VDECTL_OPT_PASS_FILE },
 		{ "key-file", required_argument, NULL, VDECTL_OPT_KEY_FILE },
+		{ "new-passphrase-file", required_argument, NULL, VDECTL_OPT_NEW_PASS_FILE },
+		{ "kdf", required_argument, NULL, VDECTL_OPT_KDF },
+		{ "kdf-iterations", required_argument, NULL, VDECTL_OPT_KDF_ITER },
+		{ "kdf-memory-log2", required_argument, NULL, VDECTL_OPT_KDF_MEM },
+		{ "slot", required_argument, NULL, VDECTL_OPT_SLOT },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd = "key verify", *pass_file = NULL, *key_file = NULL;
-	struct key_ctx k;
-	int c, ret;
+	unsigned int opt;
+	int c;
 
+	memset(o, 0, sizeof(*o));
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case VDECTL_OPT_PASS_FILE:
-			pass_file = optarg;
+			opt = KEY_OPT_PASS;
+			o->pass_file = optarg;
 			break;
 		case VDECTL_OPT_KEY_FILE:
-			key_file = optarg;
+			opt = KEY_OPT_KEY;
+			o->key_file = optarg;
+			break;
+		case VDECTL_OPT_NEW_PASS_FILE:
+			opt = KEY_OPT_NEW;
+			o->new_file = optarg;
+			break;
+		case VDECTL_OPT_KDF:
+			opt = KEY_OPT_KDF;
+			o->ka.kdf = optarg;
+			break;
+		case VDECTL_OPT_KDF_ITER:
+			opt = KEY_OPT_KDF;
+			o->ka.iterations = optarg;
+			break;
+		case VDECTL_OPT_KDF_MEM:
+			opt = KEY_OPT_KDF;
+			o->ka.memory = optarg;
+			break;
+		case VDECTL_OPT_SLOT:
+			opt = KEY_OPT_SLOT;
+			o->slot = optarg;
 			break;
 		default:
-			return vdectl_usage_error(cmd, "bad option");
+			opt = 0;
+			break;
 		}
+		if (!(opt & allowed))
+			return vdectl_usage_error(cmd, "bad option");
 	}
-	ret = exclusive(cmd, pass_file, key_file);
+	return 0;
+}
+
+static int key_verify(int argc, char **argv)
+{
+	const char *cmd = "key verify";
+	struct key_opts o;
+	struct key_ctx k;
+	int ret;
+
+	ret = key_parse(cmd, argc, argv, KEY_OPT_PASS | KEY_OPT_KEY, &o);
+	if (ret)
+		return ret;
+	ret = exclusive(cmd, o.pass_file, o.key_file);
 	if (!ret)
 		ret = one_image(cmd, argc, argv);
 	if (ret)
 		return ret;
 	ret = key_open(&k, argv[optind], O_RDONLY);
 	if (!ret)
-		ret = key_unlock(&k, pass_file, key_file);
+		ret = key_unlock(&k, o.pass_file, o.key_file);
 	if (!ret) {
 		if (k.slot >= 0)
 			printf("%s: key slot %d opens the image\n", k.path, k.slot);
@@ -440,55 +501,24 @@ static int key_verify(int argc, char **argv)
 
 static int key_add(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "passphrase-file", required_argument, NULL, VDECTL_OPT_PASS_FILE },
-		{ "key-file", required_argument, NULL, VDECTL_OPT_KEY_FILE },
-		{ "new-passphrase-file", required_argument, NULL, VDECTL_OPT_NEW_PASS_FILE },
-		{ "kdf", required_argument, NULL, VDECTL_OPT_KDF },
-		{ "kdf-iterations", required_argument, NULL, VDECTL_OPT_KDF_ITER },
-		{ "kdf-memory-log2", required_argument, NULL, VDECTL_OPT_KDF_MEM },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *cmd = "key add", *pass_file = NULL, *key_file = NULL;
-	struct vdectl_kdf_args ka = { NULL, NULL, NULL };
+	const char *cmd = "key add";
 	struct vdectl_secret np = { NULL, 0, NULL };
-	const char *new_file = NULL;
 	struct vde_kdf kdf;
+	struct key_opts o;
 	struct key_ctx k;
 	int c, ret;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case VDECTL_OPT_PASS_FILE:
-			pass_file = optarg;
-			break;
-		case VDECTL_OPT_KEY_FILE:
-			key_file = optarg;
-			break;
-		case VDECTL_OPT_NEW_PASS_FILE:
-			new_file = optarg;
-			break;
-		case VDECTL_OPT_KDF:
-			ka.kdf = optarg;
-			break;
-		case VDECTL_OPT_KDF_ITER:
-			ka.iterations = optarg;
-			break;
-		case VDECTL_OPT_KDF_MEM:
-			ka.memory = optarg;
-			break;
-		default:
-			return vdectl_usage_error(cmd, "bad option");
-		}
-	}
-	ret = exclusive(cmd, pass_file, key_file);
-	if (!ret && key_file && !strcmp(key_file, "-") &&
-	    (!new_file || !strcmp(new_file, "-")))
+	ret = key_parse(cmd, argc, argv,
+			KEY_OPT_PASS | KEY_OPT_KEY | KEY_OPT_NEW | KEY_OPT_KDF, &o);
+	if (ret)
+		return ret;
+	ret = exclusive(cmd, o.pass_file, o.key_file);
+	if (!ret && o.key_file && !strcmp(o.key_file, "-") &&
+	    (!o.new_file || !strcmp(o.new_file, "-")))
 		ret = vdectl_usage_error(cmd,
 					 "--key-file - needs --new-passphrase-file FILE");
 	if (!ret)
-		ret = vdectl_kdf_parse(cmd, &ka, &kdf);
+		ret = vdectl_kdf_parse(cmd, &o.ka, &kdf);
 	if (!ret)
 		ret = one_image(cmd, argc, argv);
 	if (ret)
@@ -498,9 +528,9 @@ static int key_add(int argc, char **argv)
 	if (!ret)
 		ret = need_slots(&k);
 	if (!ret)
-		ret = key_unlock(&k, pass_file, key_file);
+		ret = key_unlock(&k, o.pass_file, o.key_file);
 	if (!ret)
-		ret = read_new_pass(new_file, k.path, &np);
+		ret = read_new_pass(o.new_file, k.path, &np);
 	if (!ret) {
 		c = vde_encr_add(&k.img, &k.encr, k.master, np.pass, np.passlen,
 				 &kdf, vdectl_ticks_now());
@@ -516,39 +546,21 @@ static int key_add(int argc, char **argv)
 
 static int key_remove(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "passphrase-file", required_argument, NULL, VDECTL_OPT_PASS_FILE },
-		{ "key-file", required_argument, NULL, VDECTL_OPT_KEY_FILE },
-		{ "slot", required_argument, NULL, VDECTL_OPT_SLOT },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *cmd = "key remove", *pass_file = NULL, *key_file = NULL;
-	const char *slot_arg = NULL;
+	const char *cmd = "key remove";
 	unsigned long slot = 0;
+	struct key_opts o;
 	struct key_ctx k;
 	int c, ret;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case VDECTL_OPT_PASS_FILE:
-			pass_file = optarg;
-			break;
-		case VDECTL_OPT_KEY_FILE:
-			key_file = optarg;
-			break;
-		case VDECTL_OPT_SLOT:
-			slot_arg = optarg;
-			if (parse_uint(optarg, VDE_ENCR_MAX_SLOTS - 1, &slot) < 0)
-				return vdectl_usage_error(cmd, "bad slot '%s' (0 to %d)",
-							  optarg, VDE_ENCR_MAX_SLOTS - 1);
-			break;
-		default:
-			return vdectl_usage_error(cmd, "bad option");
-		}
-	}
-	ret = exclusive(cmd, pass_file, key_file);
-	if (!ret && !slot_arg)
+	ret = key_parse(cmd, argc, argv, KEY_OPT_PASS | KEY_OPT_KEY | KEY_OPT_SLOT,
+			&o);
+	if (ret)
+		return ret;
+	if (o.slot && parse_uint(o.slot, VDE_ENCR_MAX_SLOTS - 1, &slot) < 0)
+		return vdectl_usage_error(cmd, "bad slot '%s' (0 to %d)", o.slot,
+					  VDE_ENCR_MAX_SLOTS - 1);
+	ret = exclusive(cmd, o.pass_file, o.key_file);
+	if (!ret && !o.slot)
 		ret = vdectl_usage_error(cmd, "missing --slot N");
 	if (!ret)
 		ret = one_image(cmd, argc, argv);
@@ -569,7 +581,7 @@ static int key_remove(int argc, char **argv)
 		ret = VDECTL_EXIT_FAIL;
 	}
 	if (!ret)
-		ret = key_unlock(&k, pass_file, key_file);
+		ret = key_unlock(&k, o.pass_file, o.key_file);
 	if (!ret) {
 		c = vde_encr_remove(&k.img, &k.encr, (unsigned int)slot);
 		if (c < 0)
@@ -583,44 +595,18 @@ static int key_remove(int argc, char **argv)
 
 static int key_passwd(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "passphrase-file", required_argument, NULL, VDECTL_OPT_PASS_FILE },
-		{ "new-passphrase-file", required_argument, NULL, VDECTL_OPT_NEW_PASS_FILE },
-		{ "kdf", required_argument, NULL, VDECTL_OPT_KDF },
-		{ "kdf-iterations", required_argument, NULL, VDECTL_OPT_KDF_ITER },
-		{ "kdf-memory-log2", required_argument, NULL, VDECTL_OPT_KDF_MEM },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *cmd = "key passwd", *pass_file = NULL, *new_file = NULL;
-	struct vdectl_kdf_args ka = { NULL, NULL, NULL };
+	const char *cmd = "key passwd";
 	struct vdectl_secret np = { NULL, 0, NULL };
 	struct vde_kdf kdf;
+	struct key_opts o;
 	struct key_ctx k;
 	int c, ret;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case VDECTL_OPT_PASS_FILE:
-			pass_file = optarg;
-			break;
-		case VDECTL_OPT_NEW_PASS_FILE:
-			new_file = optarg;
-			break;
-		case VDECTL_OPT_KDF:
-			ka.kdf = optarg;
-			break;
-		case VDECTL_OPT_KDF_ITER:
-			ka.iterations = optarg;
-			break;
-		case VDECTL_OPT_KDF_MEM:
-			ka.memory = optarg;
-			break;
-		default:
-			return vdectl_usage_error(cmd, "bad option");
-		}
-	}
-	ret = vdectl_kdf_parse(cmd, &ka, &kdf);
+	ret = key_parse(cmd, argc, argv, KEY_OPT_PASS | KEY_OPT_NEW | KEY_OPT_KDF,
+			&o);
+	if (ret)
+		return ret;
+	ret = vdectl_kdf_parse(cmd, &o.ka, &kdf);
 	if (!ret)
 		ret = one_image(cmd, argc, argv);
 	if (ret)
@@ -630,9 +616,9 @@ static int key_passwd(int argc, char **argv)
 	if (!ret)
 		ret = need_slots(&k);
 	if (!ret)
-		ret = key_unlock(&k, pass_file, NULL);
+		ret = key_unlock(&k, o.pass_file, NULL);
 	if (!ret)
-		ret = read_new_pass(new_file, k.path, &np);
+		ret = read_new_pass(o.new_file, k.path, &np);
 	if (!ret) {
 		c = vde_encr_change(&k.img, &k.encr, k.master, (unsigned int)k.slot,
 				    np.pass, np.passlen, &kdf, vdectl_ticks_now());
