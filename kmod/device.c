@@ -185,7 +185,7 @@ struct vde_device *vde_dev_create(const struct vde_dev_add *add,
 	vde->stats = alloc_percpu(struct vde_stats);
 	if (!vde->stats)
 		goto out_free_vde;
-	vde->wq = alloc_workqueue("vde%d", WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_HIGHPRI, 0,
+	vde->wq = alloc_workqueue("vde%d", WQ_UNBOUND | WQ_MEM_RECLAIM, 0,
 				  vde->index);
 	if (!vde->wq)
 		goto out_free_stats;
