@@ -317,22 +317,15 @@ static const char *vdectl_state_name(uint32_t state)
 
 int vdectl_cmd_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'J' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct json_object *root = NULL, *arr = NULL;
 	int json = 0, c, fd, n, i;
 	struct vde_dev_info info;
 	char backing[PATH_MAX], uuid[64], dio[8];
 	int idx[1024];
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "J", opts, NULL)) != -1) {
-		if (c != 'J')
-			return vdectl_usage_error(argv[0], "bad option");
-		json = 1;
-	}
+	c = vdectl_parse_json_opt(argv[0], argc, argv, &json);
+	if (c)
+		return c;
 	if (optind != argc)
 		return vdectl_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
 	fd = vdectl_ctrl();
@@ -439,21 +432,14 @@ static unsigned long long vdectl_stat(const char *stats, const char *key)
 
 int vdectl_cmd_stats(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'J' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static char stats[4096], lat[8192], caps[256];
 	unsigned long long hist[NR_OPS][NR_BUCKETS] = { { 0 } };
 	int json = 0, c, index, op, b;
 	char key[64], *line, *save = NULL;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "J", opts, NULL)) != -1) {
-		if (c != 'J')
-			return vdectl_usage_error(argv[0], "bad option");
-		json = 1;
-	}
+	c = vdectl_parse_json_opt(argv[0], argc, argv, &json);
+	if (c)
+		return c;
 	if (optind != argc - 1)
 		return vdectl_usage_error(argv[0], "expected one DEV");
 	index = vdectl_parse_dev(argv[optind]);

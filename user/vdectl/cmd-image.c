@@ -725,24 +725,13 @@ static void info_json(const char *path, const struct vde_image *img)
 
 int vdectl_cmd_info(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'J' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct vde_image img;
 	struct vde_diag d;
 	int json = 0, c, ret;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "J", opts, NULL)) != -1) {
-		switch (c) {
-		case 'J':
-			json = 1;
-			break;
-		default:
-			return vdectl_usage_error(argv[0], "bad option");
-		}
-	}
+	c = vdectl_parse_json_opt(argv[0], argc, argv, &json);
+	if (c)
+		return c;
 	if (optind == argc)
 		return vdectl_usage_error(argv[0], "missing IMAGE");
 	if (optind + 1 != argc)

@@ -710,24 +710,13 @@ static void list_json(const struct key_ctx *k)
 
 static int key_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'J' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *cmd = "key list";
 	struct key_ctx k;
 	int json = 0, c, ret;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "J", opts, NULL)) != -1) {
-		switch (c) {
-		case 'J':
-			json = 1;
-			break;
-		default:
-			return vdectl_usage_error(cmd, "bad option");
-		}
-	}
+	c = vdectl_parse_json_opt(cmd, argc, argv, &json);
+	if (c)
+		return c;
 	ret = one_image(cmd, argc, argv);
 	if (ret)
 		return ret;

@@ -4,6 +4,7 @@
  *
  * The commands are one table; help is generated from it.
  */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +59,24 @@ static const struct vdectl_cmd vdectl_cmds[] = {
 };
 
 #define VDECTL_NR_CMDS (sizeof(vdectl_cmds) / sizeof(vdectl_cmds[0]))
+
+int vdectl_parse_json_opt(const char *cmd, int argc, char **argv, int *json)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'J' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*json = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "J", opts, NULL)) != -1) {
+		if (c != 'J')
+			return vdectl_usage_error(cmd, "bad option");
+		*json = 1;
+	}
+	return VDECTL_EXIT_OK;
+}
 
 void vdectl_json_print(struct json_object *o)
 {

@@ -164,6 +164,11 @@ int64_t vdectl_ticks_now(void);
 
 /* vdectl.c */
 struct json_object;
+/*
+ * Parse a command line whose only option is --json/-J, leaving optind at
+ * the first argument; returns VDECTL_EXIT_OK or a usage error's status.
+ */
+int vdectl_parse_json_opt(const char *cmd, int argc, char **argv, int *json);
 /* Print @o as pretty JSON on stdout and release it. */
 void vdectl_json_print(struct json_object *o);
 void vdectl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

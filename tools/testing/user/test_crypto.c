@@ -11,28 +11,7 @@
 
 #include "crypto.h"
 #include "kselftest_harness.h"
-
-/* Parses lower-case hex; returns the number of bytes or 0 on bad input. */
-static size_t unhex(const char *hex, uint8_t *out, size_t max)
-{
-	size_t n = strlen(hex) / 2, i;
-
-	if (strlen(hex) % 2 || n > max)
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned int hi, lo;
-		char c;
-
-		c = hex[2 * i];
-		hi = c >= 'a' ? c - 'a' + 10 : c - '0';
-		c = hex[2 * i + 1];
-		lo = c >= 'a' ? c - 'a' + 10 : c - '0';
-		if (hi > 15 || lo > 15)
-			return 0;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return n;
-}
+#include "test_util.h"
 
 static void fill_pattern(uint8_t *p, size_t len, unsigned int seed)
 {

@@ -19,6 +19,7 @@
 #include "keyslot.h"
 #include "secret.h"
 #include "kselftest_harness.h"
+#include "test_util.h"
 
 #define PASS		"correct horse battery staple"
 #define PASSLEN		(sizeof(PASS) - 1)
@@ -29,27 +30,6 @@
 
 /* Fingerprint of the master key 00 01 .. 3f (see test_crypto.c). */
 #define FP_0_63		0x54f8dddd1e9c4febull
-
-static size_t unhex(const char *hex, uint8_t *out, size_t max)
-{
-	size_t n = strlen(hex) / 2, i;
-
-	if (strlen(hex) % 2 || n > max)
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned int hi, lo;
-		char c;
-
-		c = hex[2 * i];
-		hi = c >= 'a' ? c - 'a' + 10 : c - '0';
-		c = hex[2 * i + 1];
-		lo = c >= 'a' ? c - 'a' + 10 : c - '0';
-		if (hi > 15 || lo > 15)
-			return 0;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return n;
-}
 
 static void master_0_63(uint8_t key[VDE_XTS_KEY_SIZE])
 {
