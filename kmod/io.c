@@ -106,8 +106,7 @@ static int vde_rq_iter(struct vde_cmd *cmd, struct request *rq,
 	return 0;
 }
 
-static int vde_kiocb_flags(struct vde_device *vde, struct request *rq,
-			   bool dio)
+static int vde_kiocb_flags(struct request *rq, bool dio)
 {
 	int flags = dio ? IOCB_DIRECT : 0;
 
@@ -145,7 +144,7 @@ static ssize_t vde_rw_sync(struct vde_device *vde, struct request *rq,
 	iov_iter_truncate(&part, len);
 	init_sync_kiocb(&kiocb, vde->backing);
 	kiocb.ki_pos = pos;
-	kiocb.ki_flags |= vde_kiocb_flags(vde, rq, dio);
+	kiocb.ki_flags |= vde_kiocb_flags(rq, dio);
 	kiocb.ki_ioprio = req_get_ioprio(rq);
 	return vde_call_iter(vde->backing, &kiocb, &part, write);
 }
@@ -173,7 +172,7 @@ static long vde_rw(struct vde_device *vde, struct vde_cmd *cmd,
 	cmd->iocb.ki_pos = vde_rq_pos(vde, rq);
 	cmd->iocb.ki_filp = vde->backing;
 	cmd->iocb.ki_complete = vde_aio_complete;
-	cmd->iocb.ki_flags = vde_kiocb_flags(vde, rq, true);
+	cmd->iocb.ki_flags = vde_kiocb_flags(rq, true);
 	cmd->iocb.ki_ioprio = req_get_ioprio(rq);
 
 	saved = iter;
