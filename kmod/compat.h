@@ -45,4 +45,24 @@
 #define VDE_BDEV_RELEASE_ARGS	struct gendisk *disk, fmode_t mode
 #endif
 
+/*
+ * io_uring driver commands: 6.6+ declare them in <linux/io_uring/cmd.h> and
+ * keep the SQE rather than a pointer to its command bytes.  Kbuild defines
+ * VDE_HAVE_IO_URING_CMD_H when that header exists.
+ */
+#ifdef VDE_HAVE_IO_URING_CMD_H
+#include <linux/io_uring/cmd.h>
+#define vde_uring_cmd_payload(ioucmd)	io_uring_sqe_cmd((ioucmd)->sqe)
+#else
+#include <linux/io_uring.h>
+#define vde_uring_cmd_payload(ioucmd)	((ioucmd)->cmd)
+#endif
+
+/* VMA flags are changed through helpers since 6.3. */
+#ifdef VDE_HAVE_VM_FLAGS_CLEAR
+#define vde_vma_clear_flags(vma, flags)	vm_flags_clear(vma, flags)
+#else
+#define vde_vma_clear_flags(vma, flags)	((vma)->vm_flags &= ~(flags))
+#endif
+
 #endif /* VDE_COMPAT_H */

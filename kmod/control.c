@@ -28,7 +28,8 @@ static_assert(sizeof(struct vde_features) == VDE_FEATURES_SIZE_V1);
 
 /* Indices fit the minor space: VDE_PART_BITS minors each, 20 bits in all. */
 #define VDE_MAX_INDEX		(1 << (MINORBITS - VDE_PART_BITS))
-#define VDE_DEV_KNOWN_FLAGS	(VDE_DEV_READ_ONLY | VDE_DEV_VIA_HELPER)
+#define VDE_DEV_KNOWN_FLAGS	(VDE_DEV_READ_ONLY | VDE_DEV_VIA_HELPER | \
+				 VDE_DEV_HELPER_HOLD)
 
 static DEFINE_MUTEX(vde_ctl_mutex);
 static DEFINE_IDR(vde_devices);		/* protected by vde_ctl_mutex */
@@ -45,7 +46,8 @@ void vde_fill_features(struct vde_features *feat)
 	memset(feat, 0, sizeof(*feat));
 	feat->size = sizeof(*feat);
 	feat->abi_version = VDE_ABI_VERSION;
-	feat->features = VDE_FEAT_CONTROL | VDE_FEAT_DEVICES;
+	feat->features = VDE_FEAT_CONTROL | VDE_FEAT_DEVICES |
+			 VDE_FEAT_HELPER_URING | VDE_FEAT_HELPER_IOCTL;
 	feat->max_devices = vde_max_devices;
 	feat->max_hw_queues = nr_cpu_ids;
 	feat->max_queue_depth = VDE_MAX_QUEUE_DEPTH;
@@ -109,9 +111,6 @@ static int vde_add_check(struct vde_dev_add *add)
 		add->nr_hw_queues = min(num_online_cpus(), nr_cpu_ids);
 	if (!add->queue_depth)
 		add->queue_depth = VDE_DEFAULT_QUEUE_DEPTH;
-	/* The userspace helper is not part of this module yet. */
-	if (add->flags & VDE_DEV_VIA_HELPER)
-		return -EOPNOTSUPP;
 	return 0;
 }
 
@@ -119,7 +118,6 @@ static struct vde_region_entry *vde_add_regions(const struct vde_dev_add *add)
 {
 	struct vde_region_entry *map;
 	int ret;
-	u32 i;
 
 	map = kvmalloc_array(add->nr_regions, sizeof(*map), GFP_KERNEL);
 	if (!map)
@@ -132,12 +130,6 @@ static struct vde_region_entry *vde_add_regions(const struct vde_dev_add *add)
 	ret = vde_regions_check(map, add->nr_regions, add->nr_blocks);
 	if (ret)
 		goto out_free;
-	for (i = 0; i < add->nr_regions; i++) {
-		if (map[i].flags & VDE_REGION_ENCRYPTED) {
-			ret = -EOPNOTSUPP;
-			goto out_free;
-		}
-	}
 	return map;
 
 out_free:

@@ -17,6 +17,13 @@
 /* Largest request handed to the backing file at once (1 MiB). */
 #define VDE_MAX_HW_SECTORS	2048
 
+/* Requests for the helper must fit a tag's data buffer. */
+static unsigned int vde_max_hw_sectors(struct vde_device *vde)
+{
+	return vde->ring ? VDE_RING_BUF_SIZE >> SECTOR_SHIFT :
+			   VDE_MAX_HW_SECTORS;
+}
+
 static int vde_bdev_open(VDE_BDEV_OPEN_ARGS)
 {
 	struct vde_device *vde = VDE_BDEV_OPEN_DISK->private_data;
@@ -36,14 +43,23 @@ static void vde_bdev_release(VDE_BDEV_RELEASE_ARGS)
 	vde->open_count--;
 }
 
-/* The last reference to the disk is gone: free what it pointed to. */
+/* The last reference to the device is gone: free it. */
+static void vde_dev_release(struct device *dev)
+{
+	struct vde_device *vde = container_of(dev, struct vde_device, ring_dev);
+
+	vde_ring_free(vde);
+	free_percpu(vde->stats);
+	kvfree(vde->regions);
+	kfree(vde);
+}
+
+/* The disk's reference to the device goes with the disk. */
 static void vde_free_disk(struct gendisk *disk)
 {
 	struct vde_device *vde = disk->private_data;
 
-	free_percpu(vde->stats);
-	kvfree(vde->regions);
-	kfree(vde);
+	put_device(&vde->ring_dev);
 }
 
 static const struct block_device_operations vde_bdev_ops = {
@@ -85,7 +101,7 @@ static struct gendisk *vde_alloc_disk(struct vde_device *vde)
 						SZ_4K),
 		.io_min			= SZ_4K,
 		.io_opt			= vde->block_size,
-		.max_hw_sectors		= VDE_MAX_HW_SECTORS,
+		.max_hw_sectors		= vde_max_hw_sectors(vde),
 		.dma_alignment		= vde->dio_align - 1,
 		/* Non-rotational: BLK_FEAT_ROTATIONAL is not set. */
 		.features		= BLK_FEAT_WRITE_CACHE | BLK_FEAT_FUA,
@@ -113,7 +129,7 @@ static struct gendisk *vde_alloc_disk(struct vde_device *vde)
 					       SZ_4K));
 	blk_queue_io_min(q, SZ_4K);
 	blk_queue_io_opt(q, vde->block_size);
-	blk_queue_max_hw_sectors(q, VDE_MAX_HW_SECTORS);
+	blk_queue_max_hw_sectors(q, vde_max_hw_sectors(vde));
 	blk_queue_dma_alignment(q, vde->dio_align - 1);
 	blk_queue_write_cache(q, true, true);
 	/* 6.1 makes new queues rotational; ours is not. */
@@ -164,6 +180,8 @@ struct vde_device *vde_dev_create(const struct vde_dev_add *add,
 	vde = kzalloc(sizeof(*vde), GFP_KERNEL);
 	if (!vde)
 		return ERR_PTR(-ENOMEM);
+	device_initialize(&vde->ring_dev);
+	vde->ring_dev.release = vde_dev_release;
 	vde->index = add->index;
 	vde->state = VDE_STATE_ADDED;
 	vde->flags = add->flags;
@@ -180,15 +198,21 @@ struct vde_device *vde_dev_create(const struct vde_dev_add *add,
 
 	ret = vde_backing_check(vde);
 	if (ret)
-		goto out_free_vde;
+		goto out_put;
 	ret = -ENOMEM;
 	vde->stats = alloc_percpu(struct vde_stats);
 	if (!vde->stats)
-		goto out_free_vde;
+		goto out_put;
+	if (vde_ring_needed(add, regions)) {
+		ret = vde_ring_create(vde);
+		if (ret)
+			goto out_put;
+	}
+	ret = -ENOMEM;
 	vde->wq = alloc_workqueue("vde%d", WQ_UNBOUND | WQ_MEM_RECLAIM, 0,
 				  vde->index);
 	if (!vde->wq)
-		goto out_free_stats;
+		goto out_put;
 	ret = vde_init_tag_set(vde);
 	if (ret)
 		goto out_destroy_wq;
@@ -206,18 +230,26 @@ struct vde_device *vde_dev_create(const struct vde_dev_add *add,
 	set_capacity(disk, vde->nr_blocks << (vde->block_shift - SECTOR_SHIFT));
 	set_disk_ro(disk, vde->flags & VDE_DEV_READ_ONLY);
 	vde->disk = disk;
-	/* From here on the disk owns @vde: vde_free_disk() frees it. */
+	/* From here on the disk owns @vde: vde_free_disk() drops it. */
 	vde->regions = regions;
+	if (vde->ring) {
+		ret = vde_ring_add_cdev(vde);
+		if (ret) {
+			vde->regions = NULL;
+			destroy_workqueue(vde->wq);
+			blk_mq_free_tag_set(&vde->tag_set);
+			put_disk(disk);
+			return ERR_PTR(ret);
+		}
+	}
 	return vde;
 
 out_free_tags:
 	blk_mq_free_tag_set(&vde->tag_set);
 out_destroy_wq:
 	destroy_workqueue(vde->wq);
-out_free_stats:
-	free_percpu(vde->stats);
-out_free_vde:
-	kfree(vde);
+out_put:
+	put_device(&vde->ring_dev);
 	return ERR_PTR(ret);
 }
 
@@ -266,7 +298,9 @@ int vde_dev_stop(struct vde_device *vde, bool force)
 	}
 	vde->state = VDE_STATE_STOPPED;
 	mutex_unlock(&vde->disk->open_mutex);
+	vde_ring_stopping(vde);
 	del_gendisk(vde->disk);
+	vde_ring_kill(vde);
 	return 0;
 }
 
@@ -275,13 +309,15 @@ int vde_dev_stop(struct vde_device *vde, bool force)
  * @vde: the device, in state ADDED or STOPPED
  *
  * No request can be in flight: the disk was never added or has been
- * deleted.  The structure itself goes when the disk's last reference does
- * (vde_free_disk()), which may be later if the block device is still open.
+ * deleted.  The structure itself goes when the disk's last reference and
+ * /dev/vdecN's do (vde_dev_release()), which may be later if the block
+ * device or the helper data plane is still open.
  *
  * Context: process context, may sleep; vde_ctl_mutex held.
  */
 void vde_dev_destroy(struct vde_device *vde)
 {
+	vde_ring_kill(vde);
 	destroy_workqueue(vde->wq);
 	fput(vde->backing);
 	vde->backing = NULL;

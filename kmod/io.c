@@ -261,25 +261,59 @@ static bool vde_rq_writes(struct request *rq)
 	}
 }
 
-/* Return: bytes (reads and writes), 0, -EIOCBQUEUED or a negative errno. */
-static long vde_handle_rq(struct vde_device *vde, struct vde_cmd *cmd,
+/*
+ * Checks that do not depend on who serves the request; notes in
+ * cmd->rflags which kinds of region it touches.
+ */
+static int vde_rq_prepare(struct vde_device *vde, struct vde_cmd *cmd,
 			  struct request *rq)
 {
-	u32 flags = 0;
 	u64 first, count;
 
+	cmd->rflags = 0;
 	if (vde_rq_writes(rq) && (vde->flags & VDE_DEV_READ_ONLY))
 		return -EROFS;
-	if (req_op(rq) != REQ_OP_FLUSH) {
-		vde_rq_blocks(vde, rq, &first, &count);
-		flags = vde_regions_flags(vde, first, count);
-	}
-	if ((flags & VDE_REGION_HIDDEN) && vde_rq_writes(rq)) {
+	if (req_op(rq) == REQ_OP_FLUSH)
+		return 0;
+	vde_rq_blocks(vde, rq, &first, &count);
+	cmd->rflags = vde_regions_flags(vde, first, count);
+	if ((cmd->rflags & VDE_REGION_HIDDEN) && vde_rq_writes(rq)) {
 		pr_warn_ratelimited("vde%d: write to hidden blocks %llu+%llu refused\n",
 				    vde->index, first, count);
 		return -EPERM;
 	}
+	return 0;
+}
 
+/*
+ * The helper serves every request of a via-helper device, and reads,
+ * writes and write-zeroes that touch encrypted blocks.  Flushes and
+ * discards of other devices stay in the kernel: they act on the whole
+ * backing file, whoever wrote it.
+ */
+static bool vde_rq_for_helper(struct vde_device *vde, struct vde_cmd *cmd,
+			      struct request *rq)
+{
+	if (!vde->ring)
+		return false;
+	if (vde->flags & VDE_DEV_VIA_HELPER)
+		return true;
+	if (!(cmd->rflags & VDE_REGION_ENCRYPTED))
+		return false;
+	switch (req_op(rq)) {
+	case REQ_OP_READ:
+	case REQ_OP_WRITE:
+	case REQ_OP_WRITE_ZEROES:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Return: bytes (reads and writes), 0, -EIOCBQUEUED or a negative errno. */
+static long vde_handle_rq(struct vde_device *vde, struct vde_cmd *cmd,
+			  struct request *rq)
+{
 	switch (req_op(rq)) {
 	case REQ_OP_FLUSH:
 		return vfs_fsync(vde->backing, 0);
@@ -290,7 +324,7 @@ static long vde_handle_rq(struct vde_device *vde, struct vde_cmd *cmd,
 				     FALLOC_FL_ZERO_RANGE :
 				     FALLOC_FL_PUNCH_HOLE);
 	case REQ_OP_READ:
-		if (flags & VDE_REGION_HIDDEN)
+		if (cmd->rflags & VDE_REGION_HIDDEN)
 			return vde_read_split(vde, cmd, rq);
 		return vde_rw(vde, cmd, rq, false);
 	case REQ_OP_WRITE:
@@ -334,7 +368,9 @@ static blk_status_t vde_queue_rq(struct blk_mq_hw_ctx *hctx,
 	struct request *rq = bd->rq;
 	struct vde_cmd *cmd = blk_mq_rq_to_pdu(rq);
 	struct vde_queue *vq = hctx->driver_data;
+	struct vde_device *vde = vq->vde;
 	unsigned long flags;
+	int ret;
 
 	/* A requeued remainder keeps the original start time. */
 	if (!(rq->rq_flags & RQF_DONTPREP)) {
@@ -343,11 +379,23 @@ static blk_status_t vde_queue_rq(struct blk_mq_hw_ctx *hctx,
 	}
 	cmd->bvec = NULL;
 	cmd->ret = 0;
+	cmd->helper = false;
 	blk_mq_start_request(rq);
+	ret = vde_rq_prepare(vde, cmd, rq);
+	if (ret) {
+		cmd->ret = ret;
+		blk_mq_complete_request(rq);
+		return BLK_STS_OK;
+	}
+	if (vde_rq_for_helper(vde, cmd, rq)) {
+		cmd->helper = true;
+		vde_ring_queue_rq(vde, hctx, rq);
+		return BLK_STS_OK;
+	}
 	spin_lock_irqsave(&vq->lock, flags);
 	list_add_tail(&cmd->node, &vq->pending);
 	spin_unlock_irqrestore(&vq->lock, flags);
-	queue_work(vq->vde->wq, &vq->work);
+	queue_work(vde->wq, &vq->work);
 	return BLK_STS_OK;
 }
 
@@ -384,8 +432,21 @@ static void vde_complete_rq(struct request *rq)
 			vde_zero_fill_rq(rq);
 		sts = BLK_STS_IOERR;
 	}
-	vde_stats_account(vde, rq, sts, cmd->start_ns);
+	vde_stats_account(vde, rq, sts, cmd->start_ns, cmd->helper);
 	blk_mq_end_request(rq, sts);
+}
+
+/*
+ * The helper may hang; a request in the kernel's hands will finish (the
+ * backing file system has its own timeouts), so its timer is restarted.
+ */
+static enum blk_eh_timer_return vde_timeout_rq(struct request *rq)
+{
+	struct vde_cmd *cmd = blk_mq_rq_to_pdu(rq);
+
+	if (cmd->helper)
+		return vde_ring_timeout(vde_rq_dev(rq), rq);
+	return BLK_EH_RESET_TIMER;
 }
 
 static int vde_init_hctx(struct blk_mq_hw_ctx *hctx, void *data,
@@ -420,6 +481,7 @@ static void vde_exit_hctx(struct blk_mq_hw_ctx *hctx, unsigned int hctx_idx)
 const struct blk_mq_ops vde_mq_ops = {
 	.queue_rq	= vde_queue_rq,
 	.complete	= vde_complete_rq,
+	.timeout	= vde_timeout_rq,
 	.init_hctx	= vde_init_hctx,
 	.exit_hctx	= vde_exit_hctx,
 };

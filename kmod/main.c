@@ -54,13 +54,18 @@ static int __init vde_init(void)
 	if (ret < 0)
 		return ret;
 	vde_major = ret;
-	ret = vde_control_init();
+	ret = vde_ring_init();
 	if (ret)
 		goto out_unregister_blkdev;
+	ret = vde_control_init();
+	if (ret)
+		goto out_ring_exit;
 	pr_info("loaded, ABI version %d, max_devices %u\n",
 		VDE_ABI_VERSION, vde_max_devices);
 	return 0;
 
+out_ring_exit:
+	vde_ring_exit();
 out_unregister_blkdev:
 	unregister_blkdev(vde_major, "vde");
 	return ret;
@@ -69,6 +74,7 @@ out_unregister_blkdev:
 static void __exit vde_exit(void)
 {
 	vde_control_exit();
+	vde_ring_exit();
 	unregister_blkdev(vde_major, "vde");
 	pr_info("unloaded\n");
 }

@@ -102,10 +102,26 @@ static ssize_t capabilities_show(struct device *dev,
 		len += sysfs_emit_at(buf, len, " discard write_zeroes");
 	if (ro)
 		len += sysfs_emit_at(buf, len, " read_only");
+	if (vde->ring)
+		len += sysfs_emit_at(buf, len, " helper%s",
+				     (vde->flags & VDE_DEV_VIA_HELPER) ?
+				     " via_helper" : "");
 	len += sysfs_emit_at(buf, len, "\n");
 	return len;
 }
 static DEVICE_ATTR_RO(capabilities);
+
+/*
+ * The userspace helper: "name value" lines state (none, live, lost),
+ * transport (none, io_uring, ioctl), policy (fail, hold, or none without
+ * a helper data plane), queues_armed and queues.
+ */
+static ssize_t helper_show(struct device *dev, struct device_attribute *attr,
+			   char *buf)
+{
+	return vde_ring_show(vde_from_dev(dev), buf);
+}
+static DEVICE_ATTR_RO(helper);
 
 static const char *const vde_op_names[VDE_NR_OPS] = {
 	[VDE_OP_READ]		= "read",
@@ -200,6 +216,7 @@ static struct attribute *vde_attrs[] = {
 	&dev_attr_capabilities.attr,
 	&dev_attr_stats.attr,
 	&dev_attr_latency_ns.attr,
+	&dev_attr_helper.attr,
 	NULL,
 };
 
@@ -237,17 +254,21 @@ static int vde_stat_op(struct request *rq)
  * @rq: the request, before blk_mq_end_request()
  * @status: its final status
  * @start_ns: when it was first started
+ * @helper: the userspace helper served it
  *
  * Context: any context; interrupt safe (per-CPU operations).
  */
 void vde_stats_account(struct vde_device *vde, struct request *rq,
-		       blk_status_t status, u64 start_ns)
+		       blk_status_t status, u64 start_ns, bool helper)
 {
 	u64 ns = ktime_get_ns() - start_ns;
 	int op = vde_stat_op(rq);
 	int bucket;
 
-	this_cpu_inc(vde->stats->fast_path);
+	if (helper)
+		this_cpu_inc(vde->stats->helper);
+	else
+		this_cpu_inc(vde->stats->fast_path);
 	if (status != BLK_STS_OK)
 		this_cpu_inc(vde->stats->errors);
 	if (op < 0)

@@ -24,10 +24,22 @@
  *	calls it from) and by the queue's work item; never held across I/O.
  *	Innermost.
  *
- * The I/O path takes no driver lock: a device's geometry, backing file and
- * region map are immutable between ADD and REMOVE, statistics are per-CPU,
- * and blk-mq guarantees that no request is in flight when the disk is
- * deleted and the tag set freed.
+ * vde_ring_queue.lock (ring.c)
+ *	Protects the helper state of one hardware queue: its tags, helper
+ *	thread and transport, and the ioctl transport's ready list.  Taken
+ *	in queue_rq, by the blk-mq timeout handler, by helper commands and
+ *	by the helper monitor; never held while a request is completed or an
+ *	io_uring command is finished.  Innermost.
+ *
+ * The in-kernel I/O path takes no driver lock: a device's geometry, backing
+ * file and region map are immutable between ADD and REMOVE, statistics are
+ * per-CPU, and blk-mq guarantees that no request is in flight when the disk
+ * is deleted and the tag set freed.
+ *
+ * Lifetime: &vde_device.ring_dev holds the structure.  The gendisk owns one
+ * reference (dropped in free_disk) and /dev/vdecN's cdev another (dropped
+ * when its last opener is gone), so the helper data plane outlives REMOVE
+ * for as long as a helper keeps it open or mapped.
  *
  * Module parameters are read-only after load.
  */
@@ -36,6 +48,8 @@
 
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
+#include <linux/cdev.h>
+#include <linux/device.h>
 #include <linux/fs.h>
 #include <linux/kref.h>
 #include <linux/types.h>
@@ -103,6 +117,10 @@ struct vde_stats {
  * @wq: workqueue that issues plain I/O to @backing
  * @open_count: openers of the block device; protected by disk->open_mutex
  * @stats: per-CPU statistics
+ * @ring: the helper data plane; NULL when no request needs a helper
+ * @ring_dev: the device of /dev/vdecN; its reference count is the
+ *	structure's
+ * @ring_cdev: the character device /dev/vdecN
  */
 struct vde_device {
 	int index;
@@ -127,6 +145,9 @@ struct vde_device {
 	struct workqueue_struct *wq;
 	unsigned int open_count;
 	struct vde_stats __percpu *stats;
+	struct vde_ring *ring;
+	struct device ring_dev;
+	struct cdev ring_cdev;
 };
 
 /**
@@ -154,6 +175,8 @@ struct vde_queue {
  * @ref: two references for async I/O: the submitter's and the completion's
  * @ret: result: bytes transferred or a negative errno
  * @start_ns: when the request was started, for the latency histogram
+ * @rflags: VDE_REGION_* flags of the blocks the request touches
+ * @helper: the request is served by the userspace helper
  */
 struct vde_cmd {
 	struct list_head node;
@@ -162,6 +185,8 @@ struct vde_cmd {
 	atomic_t ref;
 	long ret;
 	u64 start_ns;
+	u32 rflags;
+	bool helper;
 };
 
 /* main.c */
@@ -193,9 +218,25 @@ u64 vde_regions_span(const struct vde_device *vde, u64 block, u32 *flags);
 extern const struct blk_mq_ops vde_mq_ops;
 int vde_backing_check(struct vde_device *vde);
 
+/* ring.c */
+int vde_ring_init(void);
+void vde_ring_exit(void);
+bool vde_ring_needed(const struct vde_dev_add *add,
+		     const struct vde_region_entry *map);
+int vde_ring_create(struct vde_device *vde);
+int vde_ring_add_cdev(struct vde_device *vde);
+void vde_ring_stopping(struct vde_device *vde);
+void vde_ring_kill(struct vde_device *vde);
+void vde_ring_free(struct vde_device *vde);
+void vde_ring_queue_rq(struct vde_device *vde, struct blk_mq_hw_ctx *hctx,
+		       struct request *rq);
+enum blk_eh_timer_return vde_ring_timeout(struct vde_device *vde,
+					  struct request *rq);
+int vde_ring_show(struct vde_device *vde, char *buf);
+
 /* sysfs.c */
 extern const struct attribute_group *vde_disk_groups[];
 void vde_stats_account(struct vde_device *vde, struct request *rq,
-		       blk_status_t status, u64 start_ns);
+		       blk_status_t status, u64 start_ns, bool helper);
 
 #endif /* VDE_H */

@@ -45,9 +45,19 @@
  *
  * %VDE_FEAT_DEVICES: ADD, START, STOP, REMOVE and GET_INFO create and manage
  * /dev/vdeN devices whose plain regions are served in the kernel.
+ *
+ * %VDE_FEAT_HELPER_URING: devices with encrypted regions or
+ * %VDE_DEV_VIA_HELPER have a helper data plane, /dev/vdecN, driven by
+ * io_uring %IORING_OP_URING_CMD commands %VDE_RING_FETCH and
+ * %VDE_RING_COMMIT_AND_FETCH.
+ *
+ * %VDE_FEAT_HELPER_IOCTL: the same data plane can be driven with the
+ * blocking ioctls %VDE_RING_WAIT and %VDE_RING_COMMIT.
  */
 #define VDE_FEAT_CONTROL	(1ULL << 0)
 #define VDE_FEAT_DEVICES	(1ULL << 1)
+#define VDE_FEAT_HELPER_URING	(1ULL << 2)
+#define VDE_FEAT_HELPER_IOCTL	(1ULL << 3)
 
 /**
  * struct vde_features - what the running vde.ko supports
@@ -130,9 +140,15 @@ struct vde_region_entry {
  *
  * %VDE_DEV_VIA_HELPER: every request goes to the userspace helper, plain
  * regions included.
+ *
+ * %VDE_DEV_HELPER_HOLD: when the helper is lost (or before one is
+ * attached), requests that need it are held until a new helper arms the
+ * ring, then reissued to it.  Without this flag they fail with -EIO.  The
+ * blk-mq timeout does not end held requests; removing the device does.
  */
 #define VDE_DEV_READ_ONLY	(1U << 0)
 #define VDE_DEV_VIA_HELPER	(1U << 1)
+#define VDE_DEV_HELPER_HOLD	(1U << 2)
 
 /** VDE_INDEX_ANY - &vde_dev_add.index value asking for any free index */
 #define VDE_INDEX_ANY		(-1)
@@ -154,7 +170,8 @@ struct vde_region_entry {
  * @nr_hw_queues: hardware queues, 0 for the default (one per CPU, at most
  *	&vde_features.max_hw_queues)
  * @queue_depth: tags per hardware queue, 0 for the default (128), at most
- *	%VDE_MAX_QUEUE_DEPTH
+ *	%VDE_MAX_QUEUE_DEPTH; a device with a helper allocates one
+ *	%VDE_RING_BUF_SIZE data buffer per tag of every queue
  * @nr_regions: entries at @regions, 1 to %VDE_MAX_REGIONS
  * @reserved0: must be zero
  * @regions: user address of the region map, nr_regions entries of
@@ -312,5 +329,282 @@ struct vde_dev_cmd {
  * Return: 0; -ENODEV for no such device; -EINVAL; -EFAULT.
  */
 #define VDE_CTL_GET_INFO	_IOWR(VDE_IOC_MAGIC, 0x05, struct vde_dev_info)
+
+/**
+ * DOC: helper data plane
+ *
+ * A device whose region map has %VDE_REGION_ENCRYPTED extents, or that was
+ * added with %VDE_DEV_VIA_HELPER, gets a character device /dev/vdecN (same
+ * N as /dev/vdeN) from %VDE_CTL_ADD until %VDE_CTL_REMOVE.  A userspace
+ * helper serves, through it, every request that touches an encrypted block
+ * (every request, in via-helper mode); all other requests never leave the
+ * kernel.
+ *
+ * Memory, mapped with mmap() on /dev/vdecN:
+ *
+ * - The descriptor array of hardware queue q, read only, at offset
+ *   q * %VDE_RING_DESC_STRIDE: queue_depth entries of
+ *   &struct vde_io_desc, indexed by tag.
+ * - The data buffers, shared and writable, at %VDE_RING_BUF_OFFSET: one
+ *   buffer of %VDE_RING_BUF_SIZE bytes per tag, the buffer of tag t of
+ *   queue q at %VDE_RING_BUF_OFFSET + (q * queue_depth + t) *
+ *   %VDE_RING_BUF_SIZE.  The pages belong to the kernel and are
+ *   allocated when the device is added; the mapping is shmem-backed, so
+ *   the helper can register it with io_uring as fixed buffers and read and
+ *   write the backing file straight into it with O_DIRECT.
+ *
+ * Ownership of a tag moves between the kernel and the helper:
+ *
+ * 1. FREE: the helper has not armed the tag.  A request that arrives for
+ *    it waits (%VDE_DEV_HELPER_HOLD) or fails with -EIO.
+ * 2. ARMED: the helper has armed it (%VDE_RING_FETCH, or any
+ *    %VDE_RING_WAIT on its queue) and owns nothing.
+ * 3. OWNED: the kernel has published a request: it wrote the descriptor
+ *    and, for a write, copied the data into the tag's buffer, and then
+ *    completed the FETCH (CQE res 0) or returned the tag from
+ *    %VDE_RING_WAIT.  The helper now owns the descriptor and buffer.
+ * 4. The helper commits a result (%VDE_RING_COMMIT_AND_FETCH,
+ *    %VDE_RING_COMMIT, or the commits of %VDE_RING_WAIT); the kernel
+ *    copies a read's data out of the buffer, completes the request and
+ *    the tag is ARMED again.
+ *
+ * Memory ordering: the kernel writes a descriptor and buffer before it
+ * publishes the tag; the CQE (or the return of %VDE_RING_WAIT) orders
+ * them for the helper.  The helper's writes to a buffer are ordered
+ * before the kernel reads it by the commit system call.
+ *
+ * The helper is not trusted: a command for a queue or tag out of range,
+ * for a tag the helper does not own, or from another process fails with
+ * -EINVAL (-EBUSY while another process is the helper); a result larger
+ * than the request is clamped; a short or negative result fails the
+ * request with -EIO (or the negative errno), and a failed read never
+ * returns the buffer's contents.
+ *
+ * The helper is lost when a thread that armed a queue exits or its last
+ * reference to /dev/vdecN is closed; the kernel notices within
+ * %VDE_RING_MONITOR_MS.  Its armed FETCH commands then complete with
+ * -ENODEV, requests it owned fail with -EIO or are held
+ * (%VDE_DEV_HELPER_HOLD), and every tag is FREE for a new helper.  A
+ * request a live helper keeps longer than the block layer's timeout
+ * (/sys/block/vdeN/queue/io_timeout) fails with -EIO; its tag stays
+ * OWNED until the helper commits, and that late result is discarded.
+ */
+
+/** VDE_RING_NAME_FMT - name of the helper data plane of device N */
+#define VDE_RING_NAME_FMT	"vdec%d"
+
+/** VDE_RING_BUF_SIZE - bytes of one tag's data buffer; largest helper request */
+#define VDE_RING_BUF_SIZE	(256U * 1024)
+
+/** VDE_RING_DESC_STRIDE - mmap offset between two queues' descriptor arrays */
+#define VDE_RING_DESC_STRIDE	(VDE_MAX_QUEUE_DEPTH * 32U)
+
+/** VDE_RING_BUF_OFFSET - mmap offset of the data buffers */
+#define VDE_RING_BUF_OFFSET	(1ULL << 31)
+
+/** VDE_RING_MONITOR_MS - how often the kernel checks that the helper lives */
+#define VDE_RING_MONITOR_MS	200
+
+/**
+ * DOC: helper operations
+ *
+ * Values of &vde_io_desc.op:
+ *
+ * %VDE_IO_OP_READ: read @nr_bytes at device byte @offset into the tag's
+ * buffer, decrypting encrypted blocks; zeros for hidden blocks.
+ *
+ * %VDE_IO_OP_WRITE: write @nr_bytes from the tag's buffer, encrypting
+ * encrypted blocks.  The helper may encrypt in place; the kernel copies
+ * the data again if it has to reissue the request.
+ *
+ * %VDE_IO_OP_FLUSH: make every completed write durable (fsync).
+ *
+ * %VDE_IO_OP_DISCARD: deallocate the range (via-helper mode only).
+ *
+ * %VDE_IO_OP_WRITE_ZEROES: make the range read back as zeros; for
+ * encrypted blocks, write encrypted zeros.  @nr_bytes may exceed
+ * %VDE_RING_BUF_SIZE; the buffer holds nothing.
+ *
+ * Flags of &vde_io_desc.flags: %VDE_IO_F_FUA: the write must be durable
+ * when committed.  %VDE_IO_F_NOUNMAP: write-zeroes must not deallocate.
+ */
+#define VDE_IO_OP_READ		0
+#define VDE_IO_OP_WRITE		1
+#define VDE_IO_OP_FLUSH		2
+#define VDE_IO_OP_DISCARD	3
+#define VDE_IO_OP_WRITE_ZEROES	4
+
+#define VDE_IO_F_FUA		(1U << 0)
+#define VDE_IO_F_NOUNMAP	(1U << 1)
+
+/**
+ * struct vde_io_desc - a request published to the helper
+ * @op: %VDE_IO_OP_*
+ * @reserved0: zero
+ * @flags: %VDE_IO_F_*
+ * @nr_bytes: length in bytes; 0 for a flush
+ * @offset: device byte offset (the backing file offset is this plus the
+ *	device's data_offset)
+ * @seq: how many requests this tag has carried, this one included
+ * @reserved: zero
+ */
+struct vde_io_desc {
+	__u8 op;
+	__u8 reserved0;
+	__u16 flags;
+	__u32 nr_bytes;
+	__u64 offset;
+	__u64 seq;
+	__u64 reserved;
+};
+
+/**
+ * struct vde_ring_cmd - payload of a helper io_uring command
+ * @q_id: hardware queue
+ * @tag: tag within the queue
+ * @result: %VDE_RING_COMMIT_AND_FETCH: the request's result (see
+ *	&struct vde_ring_commit); %VDE_RING_FETCH: must be 0
+ * @reserved: must be zero
+ *
+ * Sent in the 16 command bytes of an %IORING_OP_URING_CMD SQE on
+ * /dev/vdecN, with the command number in the SQE's cmd_op.  A FETCH or
+ * COMMIT_AND_FETCH completes (CQE res 0) when a request has been published
+ * on @tag; -ENODEV when the device or the helper goes away; another
+ * negative errno when the command itself was refused.
+ */
+struct vde_ring_cmd {
+	__u16 q_id;
+	__u16 tag;
+	__s32 result;
+	__u64 reserved;
+};
+
+/**
+ * struct vde_ring_commit - one result in a batch
+ * @tag: tag within the batch's queue
+ * @reserved: must be zero
+ * @result: for a read or write, the bytes transferred: less than the
+ *	request's length fails it with -EIO, more is clamped; for a flush,
+ *	discard or write-zeroes, any non-negative value is success; or a
+ *	negative errno, which the request fails with
+ */
+struct vde_ring_commit {
+	__u16 tag;
+	__u16 reserved;
+	__s32 result;
+};
+
+/** VDE_RING_WAIT_NOWAIT - &vde_ring_batch.flags: arm and return at once */
+#define VDE_RING_WAIT_NOWAIT	(1U << 0)
+
+/**
+ * struct vde_ring_batch - argument of %VDE_RING_WAIT and %VDE_RING_COMMIT
+ * @size: sizeof(struct vde_ring_batch)
+ * @q_id: hardware queue
+ * @flags: %VDE_RING_WAIT_NOWAIT (WAIT only)
+ * @nr_commits: entries at @commits
+ * @commits_done: out: how many of them were applied, in order
+ * @max_tags: room at @tags (WAIT); must be 0 for COMMIT
+ * @nr_tags: out: tags returned at @tags
+ * @commits: user address of &struct vde_ring_commit entries
+ * @tags: user address of an array of __u16 tags
+ * @reserved: must be zero
+ */
+struct vde_ring_batch {
+	__u32 size;
+	__u16 q_id;
+	__u16 flags;
+	__u32 nr_commits;
+	__u32 commits_done;
+	__u32 max_tags;
+	__u32 nr_tags;
+	__u64 commits;
+	__u64 tags;
+	__u64 reserved[2];
+};
+
+/**
+ * struct vde_ring_info - geometry of a device, for its helper
+ * @size: sizeof(struct vde_ring_info)
+ * @index: out: N of /dev/vdeN
+ * @flags: out: %VDE_DEV_* flags
+ * @nr_hw_queues: out: hardware queues
+ * @queue_depth: out: tags per queue
+ * @buf_size: out: bytes per tag buffer (%VDE_RING_BUF_SIZE)
+ * @block_size: out: the image's block size
+ * @logical_block_size: out: the device's logical block size
+ * @data_offset: out: backing file offset of device block 0
+ * @nr_blocks: out: device size in blocks
+ * @max_regions: in: room at @regions
+ * @nr_regions: out: entries in the region map (copied if they fit)
+ * @regions: in: user address for the region map, or 0
+ * @reserved: must be zero
+ */
+struct vde_ring_info {
+	__u32 size;
+	__s32 index;
+	__u32 flags;
+	__u32 nr_hw_queues;
+	__u32 queue_depth;
+	__u32 buf_size;
+	__u32 block_size;
+	__u32 logical_block_size;
+	__u64 data_offset;
+	__u64 nr_blocks;
+	__u32 max_regions;
+	__u32 nr_regions;
+	__u64 regions;
+	__u64 reserved[4];
+};
+
+/**
+ * VDE_RING_FETCH - io_uring command: arm a tag
+ *
+ * The tag must be FREE.  The first command on a queue makes the calling
+ * thread that queue's helper thread.
+ */
+#define VDE_RING_FETCH		_IOWR(VDE_IOC_MAGIC, 0x20, struct vde_ring_cmd)
+
+/**
+ * VDE_RING_COMMIT_AND_FETCH - io_uring command: complete and re-arm a tag
+ *
+ * The tag must be OWNED by the helper.
+ */
+#define VDE_RING_COMMIT_AND_FETCH \
+	_IOWR(VDE_IOC_MAGIC, 0x21, struct vde_ring_cmd)
+
+/**
+ * VDE_RING_GET_INFO - ioctl on /dev/vdecN: the device's geometry and map
+ *
+ * Return: 0; -EINVAL; -EFAULT.
+ */
+#define VDE_RING_GET_INFO	_IOWR(VDE_IOC_MAGIC, 0x22, struct vde_ring_info)
+
+/**
+ * VDE_RING_WAIT - ioctl on /dev/vdecN: commit results, then wait for work
+ *
+ * The blocking equivalent of the io_uring commands, for systems without
+ * io_uring.  The first WAIT on a queue arms all its FREE tags for the
+ * calling process.  Each WAIT makes the calling thread the queue's helper
+ * thread, the one whose exit means the helper is lost; one thread waits
+ * on a queue at a time.  Applies the commits, then sleeps until at least
+ * one request is published on the queue (unless %VDE_RING_WAIT_NOWAIT),
+ * and returns up to @max_tags published tags.
+ *
+ * Return: 0; -EINVAL for a bad argument or commit (@commits_done says how
+ * many went before it); -EBUSY when another process or io_uring serves
+ * the queue, or another thread of the helper started waiting on it;
+ * -ENODEV when the device or the helper is going away; -EINTR.
+ */
+#define VDE_RING_WAIT		_IOWR(VDE_IOC_MAGIC, 0x23, struct vde_ring_batch)
+
+/**
+ * VDE_RING_COMMIT - ioctl on /dev/vdecN: commit results without waiting
+ *
+ * May be called by any thread of the helper process.
+ *
+ * Return: as %VDE_RING_WAIT.
+ */
+#define VDE_RING_COMMIT		_IOWR(VDE_IOC_MAGIC, 0x24, struct vde_ring_batch)
 
 #endif /* _UAPI_LINUX_VDE_H */

@@ -70,6 +70,55 @@ OFF(vde_dev_cmd, flags, 8);
 OFF(vde_dev_cmd, reserved0, 12);
 OFF(vde_dev_cmd, reserved, 16);
 
+_Static_assert(sizeof(struct vde_io_desc) == 32, "size");
+OFF(vde_io_desc, op, 0);
+OFF(vde_io_desc, reserved0, 1);
+OFF(vde_io_desc, flags, 2);
+OFF(vde_io_desc, nr_bytes, 4);
+OFF(vde_io_desc, offset, 8);
+OFF(vde_io_desc, seq, 16);
+OFF(vde_io_desc, reserved, 24);
+
+/* Fits the 16 command bytes of a plain (not SQE128) io_uring SQE. */
+_Static_assert(sizeof(struct vde_ring_cmd) == 16, "size");
+OFF(vde_ring_cmd, q_id, 0);
+OFF(vde_ring_cmd, tag, 2);
+OFF(vde_ring_cmd, result, 4);
+OFF(vde_ring_cmd, reserved, 8);
+
+_Static_assert(sizeof(struct vde_ring_commit) == 8, "size");
+OFF(vde_ring_commit, tag, 0);
+OFF(vde_ring_commit, reserved, 2);
+OFF(vde_ring_commit, result, 4);
+
+_Static_assert(sizeof(struct vde_ring_batch) == 56, "size");
+OFF(vde_ring_batch, size, 0);
+OFF(vde_ring_batch, q_id, 4);
+OFF(vde_ring_batch, flags, 6);
+OFF(vde_ring_batch, nr_commits, 8);
+OFF(vde_ring_batch, commits_done, 12);
+OFF(vde_ring_batch, max_tags, 16);
+OFF(vde_ring_batch, nr_tags, 20);
+OFF(vde_ring_batch, commits, 24);
+OFF(vde_ring_batch, tags, 32);
+OFF(vde_ring_batch, reserved, 40);
+
+_Static_assert(sizeof(struct vde_ring_info) == 96, "size");
+OFF(vde_ring_info, size, 0);
+OFF(vde_ring_info, index, 4);
+OFF(vde_ring_info, flags, 8);
+OFF(vde_ring_info, nr_hw_queues, 12);
+OFF(vde_ring_info, queue_depth, 16);
+OFF(vde_ring_info, buf_size, 20);
+OFF(vde_ring_info, block_size, 24);
+OFF(vde_ring_info, logical_block_size, 28);
+OFF(vde_ring_info, data_offset, 32);
+OFF(vde_ring_info, nr_blocks, 40);
+OFF(vde_ring_info, max_regions, 48);
+OFF(vde_ring_info, nr_regions, 52);
+OFF(vde_ring_info, regions, 56);
+OFF(vde_ring_info, reserved, 64);
+
 TEST(ioctl_numbers)
 {
 	/* Pinned: changing any of these breaks every deployed vdectl. */
@@ -79,6 +128,11 @@ TEST(ioctl_numbers)
 	EXPECT_EQ(0x4020de03u, (unsigned int)VDE_CTL_STOP);
 	EXPECT_EQ(0x4020de04u, (unsigned int)VDE_CTL_REMOVE);
 	EXPECT_EQ(0xc078de05u, (unsigned int)VDE_CTL_GET_INFO);
+	EXPECT_EQ(0xc010de20u, (unsigned int)VDE_RING_FETCH);
+	EXPECT_EQ(0xc010de21u, (unsigned int)VDE_RING_COMMIT_AND_FETCH);
+	EXPECT_EQ(0xc060de22u, (unsigned int)VDE_RING_GET_INFO);
+	EXPECT_EQ(0xc038de23u, (unsigned int)VDE_RING_WAIT);
+	EXPECT_EQ(0xc038de24u, (unsigned int)VDE_RING_COMMIT);
 }
 
 TEST(get_features_encoding)
@@ -94,6 +148,17 @@ TEST(constants)
 	EXPECT_EQ(1, VDE_ABI_VERSION);
 	EXPECT_EQ(0x1ULL, VDE_FEAT_CONTROL);
 	EXPECT_EQ(0x2ULL, VDE_FEAT_DEVICES);
+	EXPECT_EQ(0x4ULL, VDE_FEAT_HELPER_URING);
+	EXPECT_EQ(0x8ULL, VDE_FEAT_HELPER_IOCTL);
+	EXPECT_EQ(0x4U, VDE_DEV_HELPER_HOLD);
+	EXPECT_EQ(262144U, VDE_RING_BUF_SIZE);
+	EXPECT_EQ(131072U, VDE_RING_DESC_STRIDE);
+	EXPECT_EQ(0x80000000ULL, VDE_RING_BUF_OFFSET);
+	EXPECT_EQ(0, VDE_IO_OP_READ);
+	EXPECT_EQ(1, VDE_IO_OP_WRITE);
+	EXPECT_EQ(2, VDE_IO_OP_FLUSH);
+	EXPECT_EQ(3, VDE_IO_OP_DISCARD);
+	EXPECT_EQ(4, VDE_IO_OP_WRITE_ZEROES);
 	EXPECT_EQ(4096, VDE_MAX_QUEUE_DEPTH);
 	EXPECT_EQ(256, VDE_MAX_REGIONS);
 	EXPECT_STREQ("vde-control", VDE_CONTROL_NAME);

@@ -86,7 +86,8 @@ TEST(get_features_exact)
 	ASSERT_EQ(0, get_features(fd, &f)) TH_LOG("%s", strerror(errno));
 	EXPECT_EQ(VDE_FEATURES_SIZE_V1, f.size);
 	EXPECT_EQ(VDE_ABI_VERSION, f.abi_version);
-	EXPECT_EQ(VDE_FEAT_CONTROL | VDE_FEAT_DEVICES, f.features);
+	EXPECT_EQ(VDE_FEAT_CONTROL | VDE_FEAT_DEVICES | VDE_FEAT_HELPER_URING |
+		  VDE_FEAT_HELPER_IOCTL, f.features);
 	EXPECT_EQ(read_ulong("/sys/module/vde/parameters/max_devices"),
 		  f.max_devices);
 	EXPECT_EQ(possible_cpus(), f.max_hw_queues);

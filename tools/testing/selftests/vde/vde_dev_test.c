@@ -199,7 +199,8 @@ TEST_F(dev, add_refuses_bad_requests)
 	BAD(EINVAL, "too many regions", a.nr_regions = VDE_MAX_REGIONS + 1);
 	BAD(EINVAL, "negative index", a.index = -5);
 	BAD(EINVAL, "index past the minor space", a.index = 1 << 16);
-	BAD(EOPNOTSUPP, "via helper", a.flags = VDE_DEV_VIA_HELPER);
+	BAD(EINVAL, "helper buffers for 2 x 2049 tags",
+	    a.flags = VDE_DEV_VIA_HELPER; a.nr_hw_queues = 2; a.queue_depth = 2049);
 	BAD(EFAULT, "region pointer", a.regions = 8);
 	BAD(EINVAL, "map short of the device", self->map[0].nr_blocks = FILE_BLOCKS - 1);
 	BAD(EINVAL, "map past the device", self->map[0].nr_blocks = FILE_BLOCKS + 1);
@@ -218,7 +219,6 @@ TEST_F(dev, add_refuses_bad_requests)
 	BAD(EINVAL, "encrypted and hidden", self->map[0].flags =
 	    VDE_REGION_ENCRYPTED | VDE_REGION_HIDDEN);
 	BAD(EINVAL, "region reserved", self->map[0].reserved = 1);
-	BAD(EOPNOTSUPP, "encrypted region", self->map[0].flags = VDE_REGION_ENCRYPTED);
 	BAD(EBADF, "closed fd", a.backing_fd = closedfd);
 	BAD(EISDIR, "directory fd", a.backing_fd = dirfd);
 	BAD(EACCES, "read-only fd for a writable device", a.backing_fd = rofd);
