@@ -317,7 +317,7 @@ int vde_dev_stop(struct vde_device *vde, bool force)
  */
 void vde_dev_destroy(struct vde_device *vde)
 {
-	vde_ring_kill(vde);
+	vde_ring_remove(vde);
 	destroy_workqueue(vde->wq);
 	fput(vde->backing);
 	vde->backing = NULL;

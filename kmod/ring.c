@@ -670,10 +670,8 @@ static int vde_ring_wait(struct vde_ring_queue *q, struct vde_ring_batch *b)
 
 		spin_lock_irq(&q->lock);
 		ret = vde_ring_claim(q, VDE_TRANSPORT_IOCTL, false);
-		if (ret == -EINVAL)	/* the helper was lost meanwhile */
-			ret = -ENODEV;
-		else if (!ret && q->task != current)
-			ret = -EBUSY;
+		if (ret == -EINVAL || (!ret && q->task != current))
+			ret = -ENODEV;	/* the helper was lost meanwhile */
 		while (!ret && q->ready_count && n < ARRAY_SIZE(tags) &&
 		       b->nr_tags + n < b->max_tags) {
 			tags[n++] = q->ready[q->ready_head];
@@ -694,8 +692,8 @@ static int vde_ring_wait(struct vde_ring_queue *q, struct vde_ring_batch *b)
 }
 
 /*
- * Every WAIT: the first attaches the calling process and arms every FREE
- * tag; the calling thread becomes the queue's helper thread.
+ * The first WAIT attaches the calling thread as the queue's helper thread
+ * and arms every FREE tag; later WAITs must come from that thread.
  */
 static int vde_ring_ioctl_attach(struct vde_ring_queue *q)
 {
@@ -712,12 +710,8 @@ static int vde_ring_ioctl_attach(struct vde_ring_queue *q)
 		q->nr_fetched = depth;
 	} else {
 		ret = vde_ring_claim(q, VDE_TRANSPORT_IOCTL, false);
-		if (!ret && q->task != current) {
-			/* The waiting thread is the one to watch. */
-			put_task_struct(q->task);
-			get_task_struct(current);
-			q->task = current;
-		}
+		if (!ret && q->task != current)
+			ret = -EBUSY;
 	}
 	spin_unlock_irq(&q->lock);
 	return ret;
@@ -736,8 +730,7 @@ static long vde_ring_ioctl_batch(struct vde_ring *ring,
 	    memchr_inv(b.reserved, 0, sizeof(b.reserved)) ||
 	    b.q_id >= ring->nr_queues)
 		return -EINVAL;
-	if (wait && ((b.flags & ~VDE_RING_WAIT_NOWAIT) ||
-		     b.max_tags > ring->vde->queue_depth))
+	if (wait && (b.flags & ~VDE_RING_WAIT_NOWAIT))
 		return -EINVAL;
 	if (!wait && (b.flags || b.max_tags))
 		return -EINVAL;
@@ -1023,7 +1016,7 @@ void vde_ring_stopping(struct vde_device *vde)
  * @vde: the device; its disk deleted or never added
  *
  * Aborts the helper's armed commands with -ENODEV and makes every later
- * command fail the same way; removes /dev/vdecN.
+ * command fail the same way.  May be called more than once.
  *
  * Context: process context, may sleep.
  */
@@ -1041,6 +1034,21 @@ void vde_ring_kill(struct vde_device *vde)
 	}
 	cancel_delayed_work_sync(&ring->monitor);
 	vde_ring_reset(ring, true, true);
+}
+
+/**
+ * vde_ring_remove() - kill the helper data plane and remove /dev/vdecN
+ * @vde: the device, being removed
+ *
+ * Openers of /dev/vdecN keep the device's memory until they close it.
+ *
+ * Context: process context, may sleep.
+ */
+void vde_ring_remove(struct vde_device *vde)
+{
+	if (!vde->ring)
+		return;
+	vde_ring_kill(vde);
 	cdev_device_del(&vde->ring_cdev, &vde->ring_dev);
 }
 

@@ -227,6 +227,7 @@ int vde_ring_create(struct vde_device *vde);
 int vde_ring_add_cdev(struct vde_device *vde);
 void vde_ring_stopping(struct vde_device *vde);
 void vde_ring_kill(struct vde_device *vde);
+void vde_ring_remove(struct vde_device *vde);
 void vde_ring_free(struct vde_device *vde);
 void vde_ring_queue_rq(struct vde_device *vde, struct blk_mq_hw_ctx *hctx,
 		       struct request *rq);

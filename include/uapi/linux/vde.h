@@ -171,7 +171,8 @@ struct vde_region_entry {
  *	&vde_features.max_hw_queues)
  * @queue_depth: tags per hardware queue, 0 for the default (128), at most
  *	%VDE_MAX_QUEUE_DEPTH; a device with a helper allocates one
- *	%VDE_RING_BUF_SIZE data buffer per tag of every queue
+ *	%VDE_RING_BUF_SIZE data buffer per tag of every queue, and may have
+ *	at most 4096 tags in all
  * @nr_regions: entries at @regions, 1 to %VDE_MAX_REGIONS
  * @reserved0: must be zero
  * @regions: user address of the region map, nr_regions entries of
@@ -335,7 +336,8 @@ struct vde_dev_cmd {
  *
  * A device whose region map has %VDE_REGION_ENCRYPTED extents, or that was
  * added with %VDE_DEV_VIA_HELPER, gets a character device /dev/vdecN (same
- * N as /dev/vdeN) from %VDE_CTL_ADD until %VDE_CTL_REMOVE.  A userspace
+ * N as /dev/vdeN) from %VDE_CTL_ADD until %VDE_CTL_REMOVE; from
+ * %VDE_CTL_STOP on, its commands fail with -ENODEV.  A userspace
  * helper serves, through it, every request that touches an encrypted block
  * (every request, in via-helper mode); all other requests never leave the
  * kernel.
@@ -584,17 +586,17 @@ struct vde_ring_info {
  * VDE_RING_WAIT - ioctl on /dev/vdecN: commit results, then wait for work
  *
  * The blocking equivalent of the io_uring commands, for systems without
- * io_uring.  The first WAIT on a queue arms all its FREE tags for the
- * calling process.  Each WAIT makes the calling thread the queue's helper
- * thread, the one whose exit means the helper is lost; one thread waits
- * on a queue at a time.  Applies the commits, then sleeps until at least
- * one request is published on the queue (unless %VDE_RING_WAIT_NOWAIT),
- * and returns up to @max_tags published tags.
+ * io_uring.  The first WAIT on a queue arms all its FREE tags and makes
+ * the calling thread the queue's helper thread, whose exit means the
+ * helper is lost; later WAITs on the queue must come from that thread.
+ * Applies the commits, then sleeps until at least one request is
+ * published on the queue (unless %VDE_RING_WAIT_NOWAIT), and returns up
+ * to @max_tags published tags.
  *
  * Return: 0; -EINVAL for a bad argument or commit (@commits_done says how
- * many went before it); -EBUSY when another process or io_uring serves
- * the queue, or another thread of the helper started waiting on it;
- * -ENODEV when the device or the helper is going away; -EINTR.
+ * many went before it); -EBUSY when another process, another thread or
+ * io_uring serves the queue; -ENODEV when the device or the helper is
+ * going away; -EINTR.
  */
 #define VDE_RING_WAIT		_IOWR(VDE_IOC_MAGIC, 0x23, struct vde_ring_batch)
 
