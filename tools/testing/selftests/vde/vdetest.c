@@ -5,7 +5,10 @@
  *
  *   vdetest add FILE [-r] [-b BLOCK_SIZE] [-l LOGICAL] [-o OFFSET_BLOCKS]
  *                    [-n NR_BLOCKS] [-m FIRST:COUNT:FLAGS,...] [-i INDEX]
- *       prints the index of the started device
+ *                    [-q QUEUES] [-d DEPTH] [-V] [-H] [-S]
+ *       prints the index of the device; -V: via helper, -H: hold requests
+ *       while no helper, -S: add only, do not start
+ *   vdetest start INDEX
  *   vdetest remove INDEX [-f]
  *   vdetest info INDEX
  *   vdetest churn ROUNDS FILE...
@@ -61,16 +64,21 @@ static int cmd_add(int argc, char **argv)
 	struct vde_dev_cmd dc = { .size = sizeof(dc) };
 	unsigned long long off = 0, nr = 0;
 	char *spec = NULL;
-	int fd, cfd, c, nmap;
+	int fd, cfd, c, nmap, nostart = 0;
 	struct stat st;
 
 	add.block_size = 4096;
 	add.logical_block_size = 4096;
 	add.index = VDE_INDEX_ANY;
 	optind = 2;
-	while ((c = getopt(argc, argv, "rb:l:o:n:m:i:")) != -1) {
+	while ((c = getopt(argc, argv, "rb:l:o:n:m:i:q:d:VHS")) != -1) {
 		switch (c) {
 		case 'r': add.flags |= VDE_DEV_READ_ONLY; break;
+		case 'V': add.flags |= VDE_DEV_VIA_HELPER; break;
+		case 'H': add.flags |= VDE_DEV_HELPER_HOLD; break;
+		case 'S': nostart = 1; break;
+		case 'q': add.nr_hw_queues = strtoul(optarg, NULL, 0); break;
+		case 'd': add.queue_depth = strtoul(optarg, NULL, 0); break;
 		case 'b': add.block_size = strtoul(optarg, NULL, 0); break;
 		case 'l': add.logical_block_size = strtoul(optarg, NULL, 0); break;
 		case 'o': off = strtoull(optarg, NULL, 0); break;
@@ -112,7 +120,7 @@ static int cmd_add(int argc, char **argv)
 	}
 	close(fd);
 	dc.index = add.index;
-	if (ioctl(cfd, VDE_CTL_START, &dc)) {
+	if (!nostart && ioctl(cfd, VDE_CTL_START, &dc)) {
 		fprintf(stderr, "START: %s\n", strerror(errno));
 		return 1;
 	}
@@ -120,7 +128,8 @@ static int cmd_add(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_remove(int argc, char **argv)
+/* vdetest start|remove INDEX [-f] */
+static int cmd_dev(int argc, char **argv, unsigned long req, const char *name)
 {
 	struct vde_dev_cmd dc = { .size = sizeof(dc) };
 
@@ -129,8 +138,8 @@ static int cmd_remove(int argc, char **argv)
 	dc.index = atoi(argv[2]);
 	if (argc > 3 && !strcmp(argv[3], "-f"))
 		dc.flags = VDE_REMOVE_FORCE;
-	if (ioctl(ctl(), VDE_CTL_REMOVE, &dc)) {
-		fprintf(stderr, "REMOVE: %s\n", strerror(errno));
+	if (ioctl(ctl(), req, &dc)) {
+		fprintf(stderr, "%s: %s\n", name, strerror(errno));
 		return 1;
 	}
 	return 0;
@@ -210,8 +219,10 @@ int main(int argc, char **argv)
 		return 2;
 	if (!strcmp(argv[1], "add"))
 		return cmd_add(argc, argv);
+	if (!strcmp(argv[1], "start"))
+		return cmd_dev(argc, argv, VDE_CTL_START, "START");
 	if (!strcmp(argv[1], "remove"))
-		return cmd_remove(argc, argv);
+		return cmd_dev(argc, argv, VDE_CTL_REMOVE, "REMOVE");
 	if (!strcmp(argv[1], "info"))
 		return cmd_info(argc, argv);
 	if (!strcmp(argv[1], "churn"))
