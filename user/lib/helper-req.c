@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libvde helper: serving one request of /dev/vdecN.
+ *
+ * A request covers one or more extents of the region map.  Plain extents
+ * are copied as they are, encrypted ones are decrypted after reading and
+ * encrypted before writing (AES-256-XTS, 4096-byte data units, in place
+ * in the tag's buffer), hidden ones read as zeros and refuse writes.  The
+ * backing-file I/O is yielded step by step, so that the io_uring backend
+ * can run the steps asynchronously and the thread pool synchronously.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <linux/falloc.h>
+
+#include "helper.h"
+
+#define XTS_MASK	((uint64_t)VDE_XTS_UNIT_SIZE - 1)
+
+/* One extent of a request: bytes [pos, pos + len) of it, all of @flags. */
+struct seg {
+	uint64_t pos;
+	uint64_t len;
+	uint32_t flags;
+};
+
+bool vde_hgeom_encrypted(const struct vde_hgeom *g)
+{
+	unsigned int i;
+
+	for (i = 0; i < g->nr_regions; i++)
+		if (g->regions[i].flags & VDE_REGION_ENCRYPTED)
+			return true;
+	return false;
+}
+
+/* The region map entry holding device byte @off (binary search). */
+static const struct vde_region_entry *region_at(const struct vde_hgeom *g,
+						uint64_t off)
+{
+	uint64_t block = off / g->block_size;
+	unsigned int lo = 0, hi = g->nr_regions;
+
+	while (hi - lo > 1) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (g->regions[mid].first_block <= block)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &g->regions[lo];
+}
+
+/* The extent of @r that starts at request byte @pos. */
+static void seg_at(const struct vde_hgeom *g, const struct vde_req *r,
+		   uint64_t pos, struct seg *s)
+{
+	const struct vde_region_entry *e = region_at(g, r->d.offset + pos);
+	uint64_t end = (e->first_block + e->nr_blocks) * g->block_size;
+
+	s->pos = pos;
+	s->flags = e->flags;
+	s->len = end - (r->d.offset + pos);
+	if (s->len > r->d.nr_bytes - pos)
+		s->len = r->d.nr_bytes - pos;
+}
+
+/* The first extent of @r, or the one after @s; false past the end. */
+static bool seg_next(const struct vde_hgeom *g, const struct vde_req *r,
+		     struct seg *s, bool first)
+{
+	uint64_t pos = first ? 0 : s->pos + s->len;
+
+	if (pos >= r->d.nr_bytes)
+		return false;
+	seg_at(g, r, pos, s);
+	return true;
+}
+
+/* Every extent of request @r, in order, in *@s. */
+#define for_each_seg(g, r, s) \
+	for (bool _first = true; seg_next(g, r, s, _first); _first = false)
+
+static bool op_writes(uint8_t op)
+{
+	return op == VDE_IO_OP_WRITE || op == VDE_IO_OP_DISCARD ||
+	       op == VDE_IO_OP_WRITE_ZEROES;
+}
+
+/* Is the request acceptable?  0 or the errno to fail it with. */
+static int req_check(const struct vde_hgeom *g, struct vde_xts *x,
+		     const struct vde_req *r)
+{
+	const struct vde_io_desc *d = &r->d;
+	struct seg s;
+
+	if (d->op > VDE_IO_OP_WRITE_ZEROES)
+		return -EOPNOTSUPP;
+	if (op_writes(d->op) && (g->flags & VDE_DEV_READ_ONLY))
+		return -EROFS;
+	if (d->op == VDE_IO_OP_FLUSH)
+		return 0;
+	if (d->offset > g->dev_bytes || d->nr_bytes > g->dev_bytes - d->offset)
+		return -EINVAL;
+	if ((d->op == VDE_IO_OP_READ || d->op == VDE_IO_OP_WRITE) &&
+	    d->nr_bytes > g->buf_size)
+		return -EINVAL;
+	for_each_seg(g, r, &s) {
+		if ((s.flags & VDE_REGION_HIDDEN) && op_writes(d->op))
+			return -EPERM;
+		if (!(s.flags & VDE_REGION_ENCRYPTED) ||
+		    d->op == VDE_IO_OP_DISCARD)
+			continue;
+		if ((d->offset + s.pos) & XTS_MASK || s.len & XTS_MASK)
+			return -EINVAL;
+		if (!x)
+			return -ENOKEY;
+	}
+	return 0;
+}
+
+void vde_req_init(struct vde_req *r, const struct vde_io_desc *d, uint8_t *buf)
+{
+	memset(r, 0, sizeof(*r));
+	r->d = *d;
+	r->buf = buf;
+}
+
+static bool finish(struct vde_req *r, int32_t result)
+{
+	r->result = result;
+	r->done = true;
+	return false;
+}
+
+/* Encrypt or decrypt @len bytes of the buffer at request byte @pos. */
+static int crypt_at(const struct vde_hgeom *g, struct vde_xts *x,
+		    struct vde_req *r, uint64_t pos, uint64_t len, bool encrypt)
+{
+	uint64_t vde_off = g->vde_base + r->d.offset + pos;
+	uint8_t *p = r->buf + pos;
+
+	if (encrypt)
+		return vde_xts_encrypt(x, vde_off, p, p, len);
+	return vde_xts_decrypt(x, vde_off, p, p, len);
+}
+
+/* Decrypt a read's encrypted extents, or encrypt a write's, in place. */
+static int crypt_all(const struct vde_hgeom *g, struct vde_xts *x,
+		     struct vde_req *r, bool encrypt)
+{
+	struct seg s;
+	int ret;
+
+	for_each_seg(g, r, &s) {
+		if (s.flags & VDE_REGION_HIDDEN) {
+			memset(r->buf + s.pos, 0, s.len);
+		} else if (s.flags & VDE_REGION_ENCRYPTED) {
+			ret = crypt_at(g, x, r, s.pos, s.len, encrypt);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/* Set up a read or write of @len bytes of @buf at request byte @pos. */
+static void step_rw(const struct vde_hgeom *g, struct vde_req *r,
+		    enum vde_step_op op, uint64_t pos, uint64_t len,
+		    uint8_t *buf)
+{
+	struct vde_step *s = &r->step;
+	uint64_t a = g->dio_align;
+
+	s->op = op;
+	s->off = g->data_offset + r->d.offset + pos;
+	s->len = len;
+	s->buf = buf;
+	s->dsync = op == VDE_STEP_WRITE && (r->d.flags & VDE_IO_F_FUA);
+	s->direct = a && !((s->off | s->len | (uintptr_t)buf) & (a - 1));
+	s->mode = 0;
+}
+
+static void step_other(struct vde_req *r, enum vde_step_op op, int mode,
+		       uint64_t off, uint64_t len, bool dsync)
+{
+	r->step = (struct vde_step){
+		.op = op, .mode = mode, .off = off, .len = len, .dsync = dsync,
+	};
+}
+
+/* Read or write the rest of a READ or WRITE request in one step. */
+static bool next_rw(const struct vde_hgeom *g, struct vde_xts *x,
+		    struct vde_req *r)
+{
+	bool rd = r->d.op == VDE_IO_OP_READ;
+	int ret;
+
+	/* Writes never reach hidden extents: req_check() refused them. */
+	if (!rd && !r->prepared) {
+		ret = crypt_all(g, x, r, true);
+		if (ret)
+			return finish(r, ret);
+		r->prepared = true;
+	}
+	if (r->pos < r->d.nr_bytes) {
+		step_rw(g, r, rd ? VDE_STEP_READ : VDE_STEP_WRITE, r->pos,
+			r->d.nr_bytes - r->pos, r->buf + r->pos);
+		return true;
+	}
+	ret = rd ? crypt_all(g, x, r, false) : 0;
+	return finish(r, ret ? ret : (int32_t)r->d.nr_bytes);
+}
+
+/*
+ * The next step of a write-zeroes: plain extents are zeroed with
+ * fallocate(2) (or by writing zeros once it refused), encrypted ones by
+ * writing encrypted zeros, a buffer at a time from the buffer's start.
+ */
+static bool next_zeroes(const struct vde_hgeom *g, struct vde_xts *x,
+			struct vde_req *r)
+{
+	int mode = FALLOC_FL_KEEP_SIZE;
+	struct seg s;
+	int ret;
+
+	seg_at(g, r, r->pos, &s);
+	if (!(s.flags & VDE_REGION_ENCRYPTED) && !r->zero_fill) {
+		mode |= r->d.flags & VDE_IO_F_NOUNMAP ? FALLOC_FL_ZERO_RANGE :
+							FALLOC_FL_PUNCH_HOLE;
+		step_other(r, VDE_STEP_FALLOCATE, mode,
+			   g->data_offset + r->d.offset + s.pos, s.len, false);
+		return true;
+	}
+	if (s.len > g->buf_size)
+		s.len = g->buf_size;
+	memset(r->buf, 0, s.len);
+	if (s.flags & VDE_REGION_ENCRYPTED) {
+		ret = vde_xts_encrypt(x, g->vde_base + r->d.offset + s.pos,
+				      r->buf, r->buf, s.len);
+		if (ret)
+			return finish(r, ret);
+	}
+	step_rw(g, r, VDE_STEP_WRITE, s.pos, s.len, r->buf);
+	return true;
+}
+
+bool vde_req_next(const struct vde_hgeom *g, struct vde_xts *x,
+		  struct vde_req *r)
+{
+	int ret;
+
+	if (r->done)
+		return false;
+	if (!r->checked) {
+		r->checked = true;
+		ret = req_check(g, x, r);
+		if (ret)
+			return finish(r, ret);
+	}
+	switch (r->d.op) {
+	case VDE_IO_OP_READ:
+	case VDE_IO_OP_WRITE:
+		return next_rw(g, x, r);
+	case VDE_IO_OP_FLUSH:
+		if (r->synced)
+			return finish(r, (int32_t)r->d.nr_bytes);
+		step_other(r, VDE_STEP_FSYNC, 0, 0, 0, false);
+		return true;
+	case VDE_IO_OP_DISCARD:
+		if (r->pos < r->d.nr_bytes) {
+			step_other(r, VDE_STEP_FALLOCATE,
+				   FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				   g->data_offset + r->d.offset, r->d.nr_bytes,
+				   false);
+			return true;
+		}
+		break;
+	default:
+		if (r->pos < r->d.nr_bytes)
+			return next_zeroes(g, x, r);
+		break;
+	}
+	/* A FUA discard or write-zeroes ends with an fdatasync. */
+	if ((r->d.flags & VDE_IO_F_FUA) && !r->synced) {
+		step_other(r, VDE_STEP_FSYNC, 0, 0, 0, true);
+		return true;
+	}
+	return finish(r, (int32_t)r->d.nr_bytes);
+}
+
+void vde_req_done(struct vde_req *r, long res)
+{
+	const struct vde_step *s = &r->step;
+
+	if (s->op == VDE_STEP_FSYNC)
+		r->synced = true;
+	/* Writing zeros is as good where fallocate(2) cannot zero. */
+	if (s->op == VDE_STEP_FALLOCATE && res == -EOPNOTSUPP &&
+	    r->d.op == VDE_IO_OP_WRITE_ZEROES) {
+		r->zero_fill = true;
+		return;
+	}
+	if (res < 0) {
+		finish(r, (int32_t)res);
+		return;
+	}
+	if (s->op == VDE_STEP_FSYNC)
+		return;
+	if (s->op == VDE_STEP_FALLOCATE) {
+		r->pos += s->len;
+		return;
+	}
+	/*
+	 * Zero bytes is the end of the file: never a short success.  A short
+	 * read or write is continued, but a chunk of zeros is written whole.
+	 */
+	if (!res || (r->d.op == VDE_IO_OP_WRITE_ZEROES &&
+		     (uint64_t)res != s->len)) {
+		finish(r, -EIO);
+		return;
+	}
+	r->pos += (uint64_t)res;
+}
+
+long vde_step_run(const struct vde_step *s, int fd_direct, int fd)
+{
+	struct iovec iov = { .iov_base = s->buf, .iov_len = s->len };
+	int use = s->direct && fd_direct >= 0 ? fd_direct : fd;
+	long ret;
+
+	switch (s->op) {
+	case VDE_STEP_READ:
+		ret = preadv2(use, &iov, 1, (off_t)s->off, 0);
+		break;
+	case VDE_STEP_WRITE:
+		ret = pwritev2(use, &iov, 1, (off_t)s->off,
+			       s->dsync ? RWF_DSYNC : 0);
+		break;
+	case VDE_STEP_FSYNC:
+		ret = s->dsync ? fdatasync(fd) : fsync(fd);
+		break;
+	default:
+		ret = fallocate(fd, s->mode, (off_t)s->off, (off_t)s->len);
+		break;
+	}
+	return ret < 0 ? -errno : ret;
+}
+
+int32_t vde_req_serve(const struct vde_hgeom *g, struct vde_xts *x,
+		      int fd_direct, int fd, const struct vde_io_desc *d,
+		      uint8_t *buf)
+{
+	struct vde_req r;
+	long res;
+
+	vde_req_init(&r, d, buf);
+	while (vde_req_next(g, x, &r)) {
+		do {
+			res = vde_step_run(&r.step, fd_direct, fd);
+		} while (res == -EINTR);
+		vde_req_done(&r, res);
+	}
+	return r.result;
+}

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libvde helper: the io_uring backend.
+ *
+ * Each hardware queue has its own thread and ring.  The thread arms every
+ * tag with a VDE_RING_FETCH command; when one completes, the request in
+ * the tag's descriptor is served with READ_FIXED / WRITE_FIXED (and
+ * FSYNC, FALLOCATE) straight into the tag's buffer, registered as fixed
+ * buffer number tag, on the registered backing file, then completed and
+ * re-armed with one VDE_RING_COMMIT_AND_FETCH.  Everything a loop
+ * iteration prepares goes to the kernel with one io_uring_submit_and_wait().
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <sys/uio.h>
+#include <liburing.h>
+
+#include "helper.h"
+
+/* user_data: the kind of operation in bits 32-39, the tag below. */
+#define UQ_CMD		(1ULL << 32)
+#define UQ_IO		(2ULL << 32)
+#define UQ_TAG_MASK	0xffffULL
+
+_Static_assert(offsetof(struct io_uring_sqe, cmd) + sizeof(struct vde_ring_cmd) <=
+	       sizeof(struct io_uring_sqe), "the command fits a 64-byte SQE");
+
+/*
+ * struct vde_uq - one queue's ring
+ * @h: the helper
+ * @q: the hardware queue
+ * @ring: its ring
+ * @x: the thread's cipher, or NULL
+ * @reqs: the request of each tag
+ * @file_direct: file of the O_DIRECT backing descriptor in SQEs
+ * @file: file of the buffered backing descriptor in SQEs
+ * @fixed_files: @file_direct and @file are indices of registered files
+ * @fixed_bufs: the tag buffers are registered
+ * @io_inflight: backing-file operations submitted and not completed
+ * @gone: a command failed: the device or the helper is gone
+ * @err: the first error other than -ENODEV
+ * @results: serving local requests: their results, by tag, instead of
+ *	COMMIT_AND_FETCH commands
+ * @pending: serving local requests: requests not finished
+ */
+struct vde_uq {
+	struct vde_helper *h;
+	unsigned int q;
+	struct io_uring ring;
+	struct vde_xts *x;
+	struct vde_req *reqs;
+	int file_direct;
+	int file;
+	bool fixed_files;
+	bool fixed_bufs;
+	unsigned int io_inflight;
+	bool gone;
+	int err;
+	int32_t *results;
+	unsigned int pending;
+};
+
+int vde_uring_probe(void)
+{
+	struct io_uring ring;
+	int ret = io_uring_queue_init(2, &ring, 0);
+
+	if (!ret)
+		io_uring_queue_exit(&ring);
+	return ret;
+}
+
+/* The cheapest task-work mode the kernel knows, down to none. */
+static int uq_ring_init(struct io_uring *ring, unsigned int entries)
+{
+	static const unsigned int modes[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_COOP_TASKRUN,
+		0,
+	};
+	unsigned int i;
+	int ret = -EINVAL;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]) && ret == -EINVAL; i++)
+		ret = io_uring_queue_init(entries, ring, modes[i]);
+	return ret;
+}
+
+static void uq_register(struct vde_uq *u)
+{
+	struct vde_helper *h = u->h;
+	int files[2], n = 0;
+	struct iovec *iov;
+	unsigned int t;
+
+	if (h->fd_direct >= 0)
+		files[n++] = h->fd_direct;
+	files[n++] = h->fd;
+	u->file_direct = h->fd_direct;
+	u->file = h->fd;
+	if (!io_uring_register_files(&u->ring, files, n)) {
+		u->fixed_files = true;
+		u->file_direct = 0;
+		u->file = n - 1;
+	}
+
+	iov = calloc(h->depth, sizeof(*iov));
+	if (!iov)
+		return;
+	for (t = 0; t < h->depth; t++) {
+		iov[t].iov_base = vde_helper_buf(h, u->q, t);
+		iov[t].iov_len = h->geom.buf_size;
+	}
+	t = (unsigned int)-io_uring_register_buffers(&u->ring, iov, h->depth);
+	u->fixed_bufs = !t;
+	if (t && !u->q)
+		vde_hlog(LOG_WARNING, "/dev/vde%d: cannot register the tag buffers with io_uring (%s): using unregistered buffers",
+			 h->index, strerror((int)t));
+	free(iov);
+}
+
+int vde_uq_new(struct vde_helper *h, unsigned int q, struct vde_uq **out)
+{
+	struct vde_uq *u = calloc(1, sizeof(*u));
+	int ret = -ENOMEM;
+
+	if (!u)
+		return -ENOMEM;
+	u->h = h;
+	u->q = q;
+	u->reqs = calloc(h->depth, sizeof(*u->reqs));
+	if (!u->reqs)
+		goto out_free;
+	ret = vde_helper_cipher(h, &u->x);
+	if (ret)
+		goto out_free;
+	ret = uq_ring_init(&u->ring, h->depth);
+	if (ret)
+		goto out_free;
+	uq_register(u);
+	*out = u;
+	return 0;
+
+out_free:
+	vde_xts_free(u->x);
+	free(u->reqs);
+	free(u);
+	return ret;
+}
+
+void vde_uq_free(struct vde_uq *u)
+{
+	if (!u)
+		return;
+	io_uring_queue_exit(&u->ring);
+	vde_xts_free(u->x);
+	free(u->reqs);
+	free(u);
+}
+
+/* An SQE, flushing the submission queue to the kernel if it is full. */
+static struct io_uring_sqe *uq_sqe(struct vde_uq *u)
+{
+	struct io_uring_sqe *sqe;
+
+	while (!(sqe = io_uring_get_sqe(&u->ring)))
+		io_uring_submit(&u->ring);
+	return sqe;
+}
+
+static void uq_prep_cmd(struct vde_uq *u, unsigned int tag, uint32_t op,
+			int32_t result)
+{
+	struct vde_ring_cmd c = {
+		.q_id = (uint16_t)u->q,
+		.tag = (uint16_t)tag,
+		.result = result,
+	};
+	struct io_uring_sqe *sqe = uq_sqe(u);
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = u->h->ring_fd;
+	sqe->cmd_op = op;
+	memcpy((uint8_t *)sqe + offsetof(struct io_uring_sqe, cmd), &c, sizeof(c));
+	io_uring_sqe_set_data64(sqe, UQ_CMD | tag);
+}
+
+static void uq_prep_rw(struct vde_uq *u, struct io_uring_sqe *sqe, int fd,
+		       const struct vde_step *s, unsigned int tag)
+{
+	bool rd = s->op == VDE_STEP_READ;
+
+	if (u->fixed_bufs && rd)
+		io_uring_prep_read_fixed(sqe, fd, s->buf, s->len, s->off, tag);
+	else if (u->fixed_bufs)
+		io_uring_prep_write_fixed(sqe, fd, s->buf, s->len, s->off, tag);
+	else if (rd)
+		io_uring_prep_read(sqe, fd, s->buf, s->len, s->off);
+	else
+		io_uring_prep_write(sqe, fd, s->buf, s->len, s->off);
+	sqe->rw_flags = s->dsync ? RWF_DSYNC : 0;
+}
+
+static void uq_prep_io(struct vde_uq *u, unsigned int tag)
+{
+	const struct vde_step *s = &u->reqs[tag].step;
+	struct io_uring_sqe *sqe = uq_sqe(u);
+	int fd = s->direct && u->h->fd_direct >= 0 ? u->file_direct : u->file;
+
+	switch (s->op) {
+	case VDE_STEP_READ:
+	case VDE_STEP_WRITE:
+		uq_prep_rw(u, sqe, fd, s, tag);
+		break;
+	case VDE_STEP_FSYNC:
+		io_uring_prep_fsync(sqe, u->file,
+				    s->dsync ? IORING_FSYNC_DATASYNC : 0);
+		break;
+	default:
+		io_uring_prep_fallocate(sqe, u->file, s->mode, (off_t)s->off,
+					(off_t)s->len);
+		break;
+	}
+	if (u->fixed_files)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, UQ_IO | tag);
+	u->io_inflight++;
+}
+
+/* Start the next step of a tag's request, or complete it. */
+static void uq_advance(struct vde_uq *u, unsigned int tag)
+{
+	struct vde_req *r = &u->reqs[tag];
+
+	if (vde_req_next(&u->h->geom, u->x, r)) {
+		uq_prep_io(u, tag);
+	} else if (u->results) {
+		u->results[tag] = r->result;
+		u->pending--;
+	} else {
+		uq_prep_cmd(u, tag, VDE_RING_COMMIT_AND_FETCH, r->result);
+	}
+}
+
+static void uq_start(struct vde_uq *u, unsigned int tag)
+{
+	struct vde_helper *h = u->h;
+
+	vde_req_init(&u->reqs[tag], &h->desc[u->q][tag],
+		     vde_helper_buf(h, u->q, tag));
+	uq_advance(u, tag);
+}
+
+static void uq_cqe(struct vde_uq *u, const struct io_uring_cqe *cqe)
+{
+	unsigned int tag = (unsigned int)(cqe->user_data & UQ_TAG_MASK);
+
+	if (tag >= u->h->depth)
+		return;
+	if (cqe->user_data & UQ_IO) {
+		u->io_inflight--;
+		vde_req_done(&u->reqs[tag], cqe->res);
+		uq_advance(u, tag);
+		return;
+	}
+	if (!cqe->res) {
+		uq_start(u, tag);
+		return;
+	}
+	if (cqe->res != -ENODEV && !u->err) {
+		u->err = cqe->res;
+		vde_hlog(LOG_ERR, "/dev/vdec%d: queue %u tag %u: command refused: %s",
+			 u->h->index, u->q, tag, strerror(-cqe->res));
+	}
+	u->gone = true;
+}
+
+static void uq_reap(struct vde_uq *u)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int head, n = 0;
+
+	io_uring_for_each_cqe(&u->ring, head, cqe) {
+		uq_cqe(u, cqe);
+		n++;
+	}
+	io_uring_cq_advance(&u->ring, n);
+}
+
+/* Until told to stop or the device goes, and no I/O is in flight. */
+static int uq_loop(struct vde_uq *u)
+{
+	int ret;
+
+	for (;;) {
+		if ((u->gone || atomic_load(&u->h->stop)) && !u->io_inflight)
+			break;
+		ret = io_uring_submit_and_wait(&u->ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+			vde_hlog(LOG_ERR, "/dev/vde%d: queue %u: io_uring_enter: %s",
+				 u->h->index, u->q, strerror(-ret));
+			return ret;
+		}
+		uq_reap(u);
+	}
+	/* Completions prepared last go out; nothing waits for them. */
+	io_uring_submit(&u->ring);
+	return u->err ? u->err : u->gone ? -ENODEV : 0;
+}
+
+/* Arm every tag; a FETCH the kernel refused at once fails the queue. */
+static int uq_arm(struct vde_uq *u)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int tag, head;
+	int ret;
+
+	for (tag = 0; tag < u->h->depth; tag++)
+		uq_prep_cmd(u, tag, VDE_RING_FETCH, 0);
+	ret = io_uring_submit(&u->ring);
+	if (ret < 0)
+		return ret;
+	io_uring_for_each_cqe(&u->ring, head, cqe)
+		if ((cqe->user_data & UQ_CMD) && cqe->res < 0)
+			return cqe->res;
+	return 0;
+}
+
+int vde_uq_serve_local(struct vde_uq *u, const unsigned int *tags,
+		       unsigned int n, int32_t *results)
+{
+	unsigned int i;
+	int ret;
+
+	u->results = results;
+	u->pending = n;
+	for (i = 0; i < n; i++)
+		uq_start(u, tags[i]);
+	while (u->pending) {
+		ret = io_uring_submit_and_wait(&u->ring, 1);
+		if (ret < 0 && ret != -EINTR)
+			return ret;
+		uq_reap(u);
+	}
+	u->results = NULL;
+	return 0;
+}
+
+void *vde_uring_queue_thread(void *arg)
+{
+	struct vde_qarg *a = arg;
+	struct vde_uq *u = NULL;
+	int ret;
+
+	vde_helper_wakeable();
+	ret = vde_uq_new(a->h, a->q, &u);
+	if (!ret)
+		ret = uq_arm(u);
+	vde_helper_report(a->h, a->q, ret);
+	if (!ret)
+		ret = uq_loop(u);
+	vde_uq_free(u);
+	vde_helper_exit(a->h, a->q, ret);
+	return NULL;
+}
