@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,9 +76,18 @@ int vde_ctrl_get_features(int fd, struct vde_features *feat)
 	return 0;
 }
 
+uint64_t vde_encode_dev(dev_t dev)
+{
+	uint64_t ma = major(dev), mi = minor(dev);
+
+	return (mi & 0xff) | (ma << 8) | ((mi & ~0xffULL) << 12);
+}
+
 static const char *const vde_feature_names[64] = {
 	[0] = "control",
 	[1] = "devices",
+	[2] = "helper_uring",
+	[3] = "helper_ioctl",
 };
 
 const char *vde_feature_name(unsigned int bit)

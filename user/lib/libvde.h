@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <linux/vde.h>
 
 /** Path of the control device. */
@@ -71,6 +72,14 @@ int vde_ctrl_dev_cmd(int fd, unsigned long cmd, int index, uint32_t flags);
  * Return: 0 or a negative errno (-ENODEV for no such device).
  */
 int vde_ctrl_get_info(int fd, int index, struct vde_dev_info *info);
+
+/**
+ * vde_encode_dev() - a device number as &vde_dev_info.backing_dev has it
+ * @dev: st_dev of a file
+ *
+ * Return: the kernel's new_encode_dev() form of @dev.
+ */
+uint64_t vde_encode_dev(dev_t dev);
 
 /**
  * vde_feature_name() - name of one VDE_FEAT_* bit

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <json-c/json.h>
 
@@ -21,8 +20,7 @@
 #include "libvde.h"
 #include "vdectl.h"
 
-/* Open the control device, loading vde.ko if needed, or explain. */
-static int vdectl_ctrl(void)
+int vdectl_ctrl(void)
 {
 	int fd = vde_ctrl_open_or_load();
 
@@ -32,13 +30,12 @@ static int vdectl_ctrl(void)
 	return fd;
 }
 
-static int vdectl_ctrl_status(int fd)
+int vdectl_ctrl_status(int fd)
 {
 	return fd == -ENOENT ? VDECTL_EXIT_NODEV : VDECTL_EXIT_FAIL;
 }
 
-/* "/dev/vde3", "vde3" or "3" -> 3; -1 if @s names no vde device. */
-static int vdectl_parse_dev(const char *s)
+int vdectl_parse_dev(const char *s)
 {
 	char *end;
 	long n;
@@ -53,7 +50,7 @@ static int vdectl_parse_dev(const char *s)
 	return *end || n < 0 || n > INT_MAX ? -1 : (int)n;
 }
 
-static int vdectl_sysfs_read(int index, const char *attr, char *buf, size_t len)
+int vdectl_sysfs_read(int index, const char *attr, char *buf, size_t len)
 {
 	char path[128];
 	ssize_t n;
@@ -73,7 +70,95 @@ static int vdectl_sysfs_read(int index, const char *attr, char *buf, size_t len)
 	return 0;
 }
 
-int vdectl_cmd_attach(int argc, char **argv)
+/* Helper devices: fewer, shallower queues; every tag has a 256 KiB buffer. */
+#define HELPER_QUEUE_DEPTH	64
+#define HELPER_MAX_QUEUES	4
+/* vde.ko's limit on the tags (and buffers) of a device with a helper. */
+#define HELPER_MAX_TAGS		4096
+
+/*
+ * struct attach_args - the command line of attach
+ * @image: the image
+ * @region: --region, or NULL
+ * @ro: --read-only
+ * @show: --show
+ * @via_helper: --via-helper
+ * @hold: --on-helper-loss hold
+ * @ho: the key and backend options
+ * @add: the ADD request: index, logical block size, queues and depth
+ */
+struct attach_args {
+	const char *image;
+	const char *region;
+	int ro;
+	int show;
+	int via_helper;
+	int hold;
+	struct vdectl_helper_opts ho;
+	struct vde_dev_add add;
+};
+
+static int parse_count(const char *cmd, const char *opt, const char *s,
+		       unsigned long max, uint32_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || !*s || *s == '-' || !v || v > max)
+		return vdectl_usage_error(cmd, "bad %s '%s' (1 to %lu)", opt, s, max);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* One option of attach; the key and backend ones are vdectl_helper_opt()'s. */
+static int attach_opt(const char *cmd, int c, const char *arg,
+		      struct attach_args *a)
+{
+	switch (c) {
+	case 'r':
+		a->ro = 1;
+		return 0;
+	case 'R':
+		a->region = arg;
+		return 0;
+	case 's':
+		a->show = 1;
+		return 0;
+	case 'l':
+		a->add.logical_block_size = strtoul(arg, NULL, 10);
+		if (a->add.logical_block_size != 512 &&
+		    a->add.logical_block_size != 4096)
+			return vdectl_usage_error(cmd,
+				"--logical-block-size must be 512 or 4096");
+		return 0;
+	case 'i':
+		a->add.index = vdectl_parse_dev(arg);
+		if (a->add.index < 0)
+			return vdectl_usage_error(cmd, "bad --index '%s'", arg);
+		return 0;
+	case VDECTL_OPT_VIA_HELPER:
+		a->via_helper = 1;
+		return 0;
+	case VDECTL_OPT_ON_HELPER_LOSS:
+		if (strcmp(arg, "fail") && strcmp(arg, "hold"))
+			return vdectl_usage_error(cmd,
+				"bad --on-helper-loss '%s' (fail or hold)", arg);
+		a->hold = !strcmp(arg, "hold");
+		return 0;
+	case VDECTL_OPT_QUEUES:
+		return parse_count(cmd, "--queues", arg, 0xffff, &a->add.nr_hw_queues);
+	case VDECTL_OPT_QUEUE_DEPTH:
+		return parse_count(cmd, "--queue-depth", arg, VDE_MAX_QUEUE_DEPTH,
+				   &a->add.queue_depth);
+	default:
+		c = vdectl_helper_opt(cmd, c, arg, &a->ho);
+		return c < 0 ? vdectl_usage_error(cmd, "bad option") : c;
+	}
+}
+
+static int attach_parse(int argc, char **argv, struct attach_args *a)
 {
 	static const struct option opts[] = {
 		{ "read-only", no_argument, NULL, 'r' },
@@ -81,123 +166,206 @@ int vdectl_cmd_attach(int argc, char **argv)
 		{ "show", no_argument, NULL, 's' },
 		{ "logical-block-size", required_argument, NULL, 'l' },
 		{ "index", required_argument, NULL, 'i' },
+		VDECTL_HELPER_OPTIONS,
+		{ "via-helper", no_argument, NULL, VDECTL_OPT_VIA_HELPER },
+		{ "on-helper-loss", required_argument, NULL, VDECTL_OPT_ON_HELPER_LOSS },
+		{ "queues", required_argument, NULL, VDECTL_OPT_QUEUES },
+		{ "queue-depth", required_argument, NULL, VDECTL_OPT_QUEUE_DEPTH },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct vde_region_entry map[VDE_MAX_REGIONS];
-	struct vde_dev_add add = { .index = VDE_INDEX_ANY,
-				   .logical_block_size = 4096 };
-	const char *region = NULL;
-	uint64_t first = 0, nr;
-	struct vde_image img;
-	struct vde_diag diag;
-	unsigned int nmap, i;
-	int show = 0, ro = 0;
-	int c, ret, fd;
+	int c, ret;
 
+	memset(a, 0, sizeof(*a));
+	a->add.index = VDE_INDEX_ANY;
+	a->add.logical_block_size = 4096;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "rR:sl:i:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'r':
-			ro = 1;
-			break;
-		case 'R':
-			region = optarg;
-			break;
-		case 's':
-			show = 1;
-			break;
-		case 'l':
-			add.logical_block_size = strtoul(optarg, NULL, 10);
-			if (add.logical_block_size != 512 &&
-			    add.logical_block_size != 4096)
-				return vdectl_usage_error(argv[0],
-					"--logical-block-size must be 512 or 4096");
-			break;
-		case 'i':
-			add.index = vdectl_parse_dev(optarg);
-			if (add.index < 0)
-				return vdectl_usage_error(argv[0], "bad --index '%s'", optarg);
-			break;
-		default:
-			return vdectl_usage_error(argv[0], "bad option");
-		}
+		ret = attach_opt(argv[0], c, optarg, a);
+		if (ret)
+			return ret;
 	}
 	if (optind != argc - 1)
 		return vdectl_usage_error(argv[0], "expected one IMAGE");
+	a->image = argv[optind];
+	return 0;
+}
 
-	ret = vde_image_open(argv[optind], (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC,
-			     &img, &diag);
+/*
+ * Open the image and build the map of the part attached; *first is its
+ * first image block.
+ */
+static int attach_open(struct attach_args *a, struct vde_image *img,
+		       struct vde_region_entry *map, unsigned int *nmap,
+		       uint64_t *first)
+{
+	struct vde_diag diag;
+	uint64_t nr;
+	int ret;
+
+	ret = vde_image_open(a->image, (a->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC,
+			     img, &diag);
 	if (ret < 0) {
-		vdectl_err("%s: %s", argv[optind], diag.msg[0] ? diag.msg : strerror(-ret));
+		vdectl_err("%s: %s", a->image, diag.msg[0] ? diag.msg : strerror(-ret));
 		return VDECTL_EXIT_FAIL;
 	}
-	ret = VDECTL_EXIT_FAIL;
-	if (img.read_only_forced && !ro) {
+	if (img->read_only_forced && !a->ro) {
 		vdectl_err("%s: the image has read-only-compatible features this vdectl does not know; attach it with --read-only",
-			   argv[optind]);
-		goto out_close;
+			   a->image);
+		return VDECTL_EXIT_FAIL;
 	}
-	nr = img.nr_blocks;
-	if (region && vde_image_region_view(&img, region, &first, &nr)) {
+	*first = 0;
+	nr = img->nr_blocks;
+	if (a->region && vde_image_region_view(img, a->region, first, &nr)) {
 		vdectl_err("%s: no region '%s' with blocks below TotalBlocks",
-			   argv[optind], region);
+			   a->image, a->region);
+		return VDECTL_EXIT_FAIL;
+	}
+	if (vde_image_region_map(img, *first, nr, map, VDE_MAX_REGIONS, nmap)) {
+		vdectl_err("%s: cannot build the region map", a->image);
+		return VDECTL_EXIT_FAIL;
+	}
+	a->add.nr_blocks = nr;
+	return 0;
+}
+
+static bool map_encrypted(const struct vde_region_entry *map, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (map[i].flags & VDE_REGION_ENCRYPTED)
+			return true;
+	return false;
+}
+
+/* A helper device needs the helper data plane of vde.ko. */
+static int attach_check_helper(int fd, const char *image)
+{
+	struct vde_features f;
+
+	if (!vde_ctrl_get_features(fd, &f) &&
+	    (f.features & (VDE_FEAT_HELPER_URING | VDE_FEAT_HELPER_IOCTL)))
+		return 0;
+	vdectl_err("%s: the loaded vde.ko has no helper data plane: it cannot attach encrypted or via-helper devices",
+		   image);
+	return VDECTL_EXIT_FAIL;
+}
+
+static void attach_helper_defaults(struct vde_dev_add *add)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!add->queue_depth)
+		add->queue_depth = HELPER_QUEUE_DEPTH;
+	if (!add->nr_hw_queues)
+		add->nr_hw_queues = cpus > 0 && cpus < HELPER_MAX_QUEUES ?
+				    (uint32_t)cpus : HELPER_MAX_QUEUES;
+}
+
+/* Start the device's helper; on failure the device is removed. */
+static int attach_helper(int fd, const struct attach_args *a,
+			 const struct vde_image *img, const uint8_t *key)
+{
+	struct vde_helper_cfg cfg = {
+		.index = a->add.index,
+		.image_base = img->base,
+		.key = key,
+		.backend = a->ho.backend,
+	};
+	char path[64];
+	int pid, ret;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", img->fd);
+	cfg.backing_path = path;
+	ret = vdectl_helper_spawn(&cfg, img->fd, &pid);
+	if (ret)
+		vde_ctrl_dev_cmd(fd, VDE_CTL_REMOVE, a->add.index, VDE_REMOVE_FORCE);
+	return ret;
+}
+
+/* ADD, start the helper if the device has one, START. */
+static int attach_dev(int fd, struct attach_args *a, const struct vde_image *img,
+		      const uint8_t *key, bool helper)
+{
+	int ret;
+
+	ret = vde_ctrl_add(fd, &a->add);
+	if (ret < 0) {
+		vdectl_err("%s: cannot attach: %s%s", a->image, strerror(-ret),
+			   ret == -EBUSY ? " (the image is already attached read-write)" :
+			   ret == -EEXIST ? " (that index is in use)" :
+			   ret == -EINVAL && helper &&
+			   a->add.nr_hw_queues * a->add.queue_depth > HELPER_MAX_TAGS ?
+			   " (a device with a helper has at most 4096 tags: --queues times --queue-depth)" : "");
+		return VDECTL_EXIT_FAIL;
+	}
+	if (helper && attach_helper(fd, a, img, key))
+		return VDECTL_EXIT_FAIL;
+	ret = vde_ctrl_dev_cmd(fd, VDE_CTL_START, a->add.index, 0);
+	if (ret < 0) {
+		vdectl_err("/dev/vde%d: cannot start: %s%s", a->add.index, strerror(-ret),
+			   ret == -EEXIST ? " (another block device has that name)" : "");
+		vde_ctrl_dev_cmd(fd, VDE_CTL_REMOVE, a->add.index, 0);
+		return VDECTL_EXIT_FAIL;
+	}
+	if (a->show)
+		printf("/dev/vde%d\n", a->add.index);
+	return VDECTL_EXIT_OK;
+}
+
+int vdectl_cmd_attach(int argc, char **argv)
+{
+	struct vde_region_entry map[VDE_MAX_REGIONS];
+	struct attach_args a;
+	struct vde_image img = { .fd = -1 };
+	uint8_t *key = NULL;
+	unsigned int nmap;
+	bool encrypted, helper;
+	uint64_t first;
+	int ret, fd;
+
+	ret = attach_parse(argc, argv, &a);
+	if (ret)
+		return ret;
+	ret = attach_open(&a, &img, map, &nmap, &first);
+	if (ret)
 		goto out_close;
-	}
-	if (vde_image_region_map(&img, first, nr, map, VDE_MAX_REGIONS, &nmap)) {
-		vdectl_err("%s: cannot build the region map", argv[optind]);
+	encrypted = map_encrypted(map, nmap);
+	helper = encrypted || a.via_helper;
+	/* The key is checked before vde.ko is even looked for. */
+	if (encrypted)
+		ret = vdectl_helper_key(&img, a.image, &a.ho, &key);
+	else if (a.ho.key_file || a.ho.pass_file)
+		vdectl_err("%s: nothing encrypted is attached; the key is not used",
+			   a.image);
+	if (ret)
 		goto out_close;
-	}
-	for (i = 0; i < nmap; i++) {
-		if (map[i].flags & VDE_REGION_ENCRYPTED) {
-			vdectl_err("%s: the image has encrypted regions, which need the vde helper; this vdectl cannot attach them",
-				   argv[optind]);
-			goto out_close;
-		}
-	}
 
 	fd = vdectl_ctrl();
 	if (fd < 0) {
 		ret = vdectl_ctrl_status(fd);
 		goto out_close;
 	}
-	add.flags = ro ? VDE_DEV_READ_ONLY : 0;
-	add.backing_fd = img.fd;
-	add.data_offset = img.base + first * img.block_size;
-	add.nr_blocks = nr;
-	add.block_size = img.block_size;
-	add.nr_regions = nmap;
-	add.regions = (uintptr_t)map;
-	memcpy(add.uuid, img.sb.uuid, sizeof(add.uuid));
-	c = vde_ctrl_add(fd, &add);
-	if (c < 0) {
-		vdectl_err("%s: cannot attach: %s%s", argv[optind], strerror(-c),
-			   c == -EBUSY ? " (the image is already attached read-write)" :
-			   c == -EEXIST ? " (that index is in use)" : "");
-		goto out_ctl;
+	ret = helper ? attach_check_helper(fd, a.image) : 0;
+	if (!ret) {
+		a.add.flags = (a.ro ? VDE_DEV_READ_ONLY : 0) |
+			      (a.via_helper ? VDE_DEV_VIA_HELPER : 0) |
+			      (helper && a.hold ? VDE_DEV_HELPER_HOLD : 0);
+		if (helper)
+			attach_helper_defaults(&a.add);
+		a.add.backing_fd = img.fd;
+		a.add.data_offset = img.base + first * img.block_size;
+		a.add.block_size = img.block_size;
+		a.add.nr_regions = nmap;
+		a.add.regions = (uintptr_t)map;
+		memcpy(a.add.uuid, img.sb.uuid, sizeof(a.add.uuid));
+		ret = attach_dev(fd, &a, &img, key, helper);
 	}
-	c = vde_ctrl_dev_cmd(fd, VDE_CTL_START, add.index, 0);
-	if (c < 0) {
-		vdectl_err("/dev/vde%d: cannot start: %s%s", add.index, strerror(-c),
-			   c == -EEXIST ? " (another block device has that name)" : "");
-		vde_ctrl_dev_cmd(fd, VDE_CTL_REMOVE, add.index, 0);
-		goto out_ctl;
-	}
-	if (show)
-		printf("/dev/vde%d\n", add.index);
-	ret = VDECTL_EXIT_OK;
-out_ctl:
 	close(fd);
 out_close:
+	vde_secure_free(key, VDE_XTS_KEY_SIZE);
 	vde_image_close(&img);
 	return ret;
-}
-
-/* The kernel's new_encode_dev() form of a device number. */
-static uint64_t vdectl_encode_dev(dev_t dev)
-{
-	uint64_t ma = major(dev), mi = minor(dev);
-
-	return (mi & 0xff) | (ma << 8) | ((mi & ~0xffULL) << 12);
 }
 
 /* Indices of devices whose backing file is @path (all devices if NULL). */
@@ -218,7 +386,7 @@ static int vdectl_find_devs(int fd, const char *path, int *out, int max)
 		if (vde_ctrl_get_info(fd, i, &info))
 			continue;
 		if (path && (info.backing_ino != st.st_ino ||
-			     info.backing_dev != vdectl_encode_dev(st.st_dev)))
+			     info.backing_dev != vde_encode_dev(st.st_dev)))
 			continue;
 		out[n++] = i;
 	}
@@ -415,19 +583,87 @@ static unsigned long long vdectl_percentile(const unsigned long long *h,
 	return 1ULL << NR_BUCKETS;
 }
 
-static unsigned long long vdectl_stat(const char *stats, const char *key)
+const char *vdectl_field(const char *text, const char *key)
 {
-	const char *p = stats;
+	const char *p = text;
 	size_t n = strlen(key);
 
 	while (p && *p) {
 		if (!strncmp(p, key, n) && p[n] == ' ')
-			return strtoull(p + n + 1, NULL, 10);
+			return p + n + 1;
 		p = strchr(p, '\n');
 		if (p)
 			p++;
 	}
-	return 0;
+	return NULL;
+}
+
+static unsigned long long vdectl_stat(const char *stats, const char *key)
+{
+	const char *v = vdectl_field(stats, key);
+
+	return v ? strtoull(v, NULL, 10) : 0;
+}
+
+/*
+ * The helper's state from /sys/block/vdeN/vde/helper (state, transport,
+ * policy, queues_armed, queues); "" where it says nothing.
+ */
+struct helper_info {
+	char state[16];
+	char transport[16];
+	char policy[16];
+	unsigned long long armed;
+	unsigned long long queues;
+};
+
+void vdectl_field_word(const char *text, const char *key, char *out, size_t len)
+{
+	const char *v = vdectl_field(text, key);
+
+	snprintf(out, len, "%.*s", v ? (int)strcspn(v, "\n") : 0, v ? v : "");
+}
+
+static void helper_info(int index, struct helper_info *hi)
+{
+	char buf[512] = "";
+
+	vdectl_sysfs_read(index, "helper", buf, sizeof(buf));
+	vdectl_field_word(buf, "state", hi->state, sizeof(hi->state));
+	vdectl_field_word(buf, "transport", hi->transport, sizeof(hi->transport));
+	vdectl_field_word(buf, "policy", hi->policy, sizeof(hi->policy));
+	hi->armed = vdectl_stat(buf, "queues_armed");
+	hi->queues = vdectl_stat(buf, "queues");
+}
+
+/* Devices without a helper data plane have policy "none" (or no file). */
+static bool helper_present(const struct helper_info *hi)
+{
+	return hi->policy[0] && strcmp(hi->policy, "none");
+}
+
+static struct json_object *helper_json(const struct helper_info *hi,
+				       unsigned long long requests)
+{
+	struct json_object *h = json_object_new_object();
+
+	json_object_object_add(h, "present", json_object_new_boolean(helper_present(hi)));
+	json_object_object_add(h, "state", json_object_new_string(hi->state[0] ? hi->state : "none"));
+	json_object_object_add(h, "transport",
+			       json_object_new_string(hi->transport[0] ? hi->transport : "none"));
+	json_object_object_add(h, "policy", json_object_new_string(hi->policy[0] ? hi->policy : "none"));
+	json_object_object_add(h, "queues_armed", json_object_new_uint64(hi->armed));
+	json_object_object_add(h, "queues", json_object_new_uint64(hi->queues));
+	json_object_object_add(h, "requests", json_object_new_uint64(requests));
+	return h;
+}
+
+static void helper_text(const struct helper_info *hi)
+{
+	if (!helper_present(hi))
+		return;
+	printf("helper state:  %s, transport %s, on loss %s, %llu/%llu queues armed\n",
+	       hi->state, hi->transport, hi->policy, hi->armed, hi->queues);
 }
 
 int vdectl_cmd_stats(int argc, char **argv)
@@ -436,6 +672,7 @@ int vdectl_cmd_stats(int argc, char **argv)
 	unsigned long long hist[NR_OPS][NR_BUCKETS] = { { 0 } };
 	int json = 0, c, index, op, b;
 	char key[64], *line, *save = NULL;
+	struct helper_info hi;
 
 	c = vdectl_parse_json_opt(argv[0], argc, argv, &json);
 	if (c)
@@ -451,6 +688,7 @@ int vdectl_cmd_stats(int argc, char **argv)
 		vdectl_err("/dev/vde%d does not exist", index);
 		return VDECTL_EXIT_NODEV;
 	}
+	helper_info(index, &hi);
 	for (line = strtok_r(lat, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *tok, *s2 = NULL;
 
@@ -491,6 +729,8 @@ int vdectl_cmd_stats(int argc, char **argv)
 				       json_object_new_uint64(vdectl_stat(stats, "helper_requests")));
 		json_object_object_add(o, "errors",
 				       json_object_new_uint64(vdectl_stat(stats, "errors")));
+		json_object_object_add(o, "helper",
+				       helper_json(&hi, vdectl_stat(stats, "helper_requests")));
 		vdectl_json_print(o);
 		return VDECTL_EXIT_OK;
 	}
@@ -510,5 +750,6 @@ int vdectl_cmd_stats(int argc, char **argv)
 	printf("fast path:     %llu requests\nhelper:        %llu requests\nerrors:        %llu\n",
 	       vdectl_stat(stats, "fast_path_requests"),
 	       vdectl_stat(stats, "helper_requests"), vdectl_stat(stats, "errors"));
+	helper_text(&hi);
 	return VDECTL_EXIT_OK;
 }

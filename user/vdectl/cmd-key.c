@@ -221,12 +221,18 @@ struct key_ctx {
 	int slot;
 };
 
-static void key_close(struct key_ctx *k)
+/* Everything but the image. */
+static void key_release(struct key_ctx *k)
 {
 	vdectl_secret_free(&k->secret);
 	vde_secure_free(k->master, VDE_XTS_KEY_SIZE);
 	k->master = NULL;
 	vde_encr_release(&k->encr);
+}
+
+static void key_close(struct key_ctx *k)
+{
+	key_release(k);
 	vde_image_close(&k->img);
 }
 
@@ -322,6 +328,27 @@ static int key_unlock(struct key_ctx *k, const char *pass_file,
 	}
 	k->slot = ret;
 	return 0;
+}
+
+int vdectl_unlock(const struct vde_image *img, const char *path,
+		  const char *pass_file, const char *key_file, uint8_t *master)
+{
+	struct key_ctx k;
+	int ret;
+
+	memset(&k, 0, sizeof(k));
+	k.path = path;
+	k.img = *img;
+	k.slot = -1;
+	if (!key_file) {
+		k.encr_err = vde_encr_read(img, &k.encr, &k.encr_diag);
+		k.has_encr = !k.encr_err;
+	}
+	ret = key_unlock(&k, pass_file, key_file);
+	if (!ret)
+		memcpy(master, k.master, VDE_XTS_KEY_SIZE);
+	key_release(&k);
+	return ret;
 }
 
 static const char *kdf_name(uint16_t kdf)

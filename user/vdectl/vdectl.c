@@ -45,12 +45,24 @@ static const struct vdectl_cmd vdectl_cmds[] = {
 	  vdectl_cmd_key },
 	{ "attach",
 	  "[--read-only] [--region NAME] [--show] [--logical-block-size 512|4096]\n"
-	  "       [--index N] IMAGE",
-	  "attach an image as /dev/vdeN (loads vde.ko if needed)",
+	  "       [--index N] [--queues N] [--queue-depth N]\n"
+	  "       [--key-file FILE|--passphrase-file FILE] [--via-helper]\n"
+	  "       [--on-helper-loss fail|hold] [--helper-backend auto|io_uring|fallback] IMAGE",
+	  "attach an image as /dev/vdeN (loads vde.ko if needed; starts the helper of encrypted regions)",
 	  vdectl_cmd_attach },
 	{ "detach", "[--force] DEV|IMAGE | --all [--force]",
 	  "detach a device; refuses one that is mounted, held, open or exported",
 	  vdectl_cmd_detach },
+	{ "helper",
+	  "[--key-file FILE|--passphrase-file FILE]\n"
+	  "       [--helper-backend auto|io_uring|fallback] [--foreground|--daemon] DEV",
+	  "run the helper of a device's encrypted regions (in the foreground by default)",
+	  vdectl_cmd_helper },
+	{ "recover",
+	  "[--key-file FILE|--passphrase-file FILE]\n"
+	  "       [--helper-backend auto|io_uring|fallback] DEV",
+	  "start a new helper for a device whose helper was lost",
+	  vdectl_cmd_recover },
 	{ "list", "[--json]", "list vde devices", vdectl_cmd_list },
 	{ "stats", "[--json] DEV",
 	  "show a device's capabilities, counters and p50/p99 latency",

@@ -49,7 +49,9 @@ TEST(feature_names)
 {
 	EXPECT_STREQ("control", vde_feature_name(0));
 	EXPECT_STREQ("devices", vde_feature_name(1));
-	EXPECT_EQ(NULL, vde_feature_name(2));
+	EXPECT_STREQ("helper_uring", vde_feature_name(2));
+	EXPECT_STREQ("helper_ioctl", vde_feature_name(3));
+	EXPECT_EQ(NULL, vde_feature_name(4));
 	EXPECT_EQ(NULL, vde_feature_name(63));
 	EXPECT_EQ(NULL, vde_feature_name(64));
 	EXPECT_EQ(NULL, vde_feature_name(~0u));

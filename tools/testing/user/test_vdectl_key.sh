@@ -9,6 +9,7 @@
 . "$(dirname "$0")/../selftests/vde/test_common.sh"
 
 VDECTL=${VDECTL:?VDECTL must name the vdectl binary}
+VDECTL_REAL=$VDECTL
 tmp=$(mktemp -d)
 out=$tmp/out
 err=$tmp/err
@@ -509,6 +510,85 @@ $P2" on_tty key passwd $KDF "$tmp/t.vde" || fail "passwd: $(cat "$out" "$err")" 
 	! grep -qF -e "$P1" -e "$P2" "$out" || fail "echoed: $(cat "$out")"
 }
 
+# attach checks the key before it looks for vde.ko: without the module a
+# wrong key fails with the key's error, a right one with the module's.
+# modprobe is kept out of reach, so that no host module is ever loaded.
+t_attach_key_first() {
+	local VDECTL=$tmp/vdectl-noload rc nomod="cannot open /dev/vde-control: No such file or directory (vde.ko is not loaded and modprobe vde failed)"
+	[ -e /dev/vde-control ] && return $KSFT_SKIP
+	printf '#!/bin/sh\nPATH=/nonexistent exec "%s" "$@"\n' \
+		"$(realpath "$(command -v "$VDECTL_REAL")")" >"$VDECTL"
+	chmod +x "$VDECTL"
+	mk h1.vde --encrypt --passphrase-file "$tmp/p1" $KDF &&
+	mk h2.vde --profile minimal --encrypt --key-file "$tmp/h2.key" &&
+	mk h3.vde --profile minimal &&
+	head -c 64 /dev/zero | tr '\0' 'k' >"$tmp/wrong.key" || return 1
+	expect 1 attach --passphrase-file "$tmp/wrong" "$tmp/h1.vde" &&
+	stderr_is "vdectl: $tmp/h1.vde: wrong passphrase or key" &&
+	expect 1 attach --key-file "$tmp/wrong.key" "$tmp/h2.vde" &&
+	stderr_is "vdectl: $tmp/h2.vde: wrong passphrase or key" &&
+	expect_in 1 "$(cat "$tmp/wrong.key")" attach --key-file - "$tmp/h2.vde" &&
+	stderr_is "vdectl: $tmp/h2.vde: wrong passphrase or key" &&
+	expect 1 attach --via-helper "$tmp/h1.vde" &&
+	stderr_is "vdectl: no passphrase: standard input is empty" &&
+	expect 1 attach --passphrase-file "$tmp/p1" "$tmp/h2.vde" &&
+	stderr_is "vdectl: $tmp/h2.vde: no key slot region (ENCR): only its key file opens it" &&
+	expect 3 attach --passphrase-file "$tmp/p1" --on-helper-loss hold "$tmp/h1.vde" &&
+	stderr_is "vdectl: $nomod" &&
+	expect_in 3 "$P1" attach "$tmp/h1.vde" && stderr_is "vdectl: $nomod" &&
+	expect 3 attach --key-file "$tmp/h2.key" --helper-backend fallback "$tmp/h2.vde" &&
+	stderr_is "vdectl: $nomod" &&
+	# Nothing encrypted attached: no key asked for, even via the helper.
+	expect 3 attach --via-helper "$tmp/h3.vde" && stderr_is "vdectl: $nomod" &&
+	expect 3 attach --region INOD "$tmp/h1.vde" && stderr_is "vdectl: $nomod" &&
+	expect 3 attach --key-file "$tmp/h2.key" "$tmp/h3.vde" &&
+	stderr_is "vdectl: $tmp/h3.vde: nothing encrypted is attached; the key is not used
+vdectl: $nomod" || return 1
+	command -v python3 >/dev/null || return 0
+	TYPE="not it" on_tty attach "$tmp/h1.vde"
+	rc=$?
+	[ $rc = 1 ] || fail "attach on a terminal: exit $rc" || return 1
+	keep
+	stdout_has "^Enter passphrase for $tmp/h1.vde: $" &&
+	stdout_has "^vdectl: $tmp/h1.vde: wrong passphrase or key$" &&
+	! grep -qF "not it" "$out" || fail "echoed: $(cat "$out")"
+}
+
+t_attach_usage() {
+	expect 2 attach --key-file "$tmp/h2.key" --passphrase-file "$tmp/p1" "$tmp/h2.vde" &&
+	stderr_is "vdectl attach: --passphrase-file and --key-file exclude each other
+Try 'vdectl help attach'." &&
+	expect 2 attach --on-helper-loss retry "$tmp/h1.vde" &&
+	stderr_has "bad --on-helper-loss 'retry' (fail or hold)" &&
+	expect 2 attach --helper-backend uring "$tmp/h1.vde" &&
+	stderr_has "bad --helper-backend 'uring' (auto, io_uring or fallback)" &&
+	expect 2 attach --queues 0 "$tmp/h1.vde" && stderr_has "bad --queues '0' (1 to 65535)" &&
+	expect 2 attach --queue-depth 4097 "$tmp/h1.vde" &&
+	stderr_has "bad --queue-depth '4097' (1 to 4096)" &&
+	expect 2 attach --queue-depth -1 "$tmp/h1.vde" && stderr_has "bad --queue-depth '-1'" &&
+	expect 2 attach --via-helper && stderr_has "expected one IMAGE" &&
+	expect 2 helper && stderr_has "vdectl helper: expected one DEV" &&
+	expect 2 helper foo && stderr_has "'foo' is not a vde device" &&
+	expect 2 helper --key-file a --passphrase-file b 0 &&
+	stderr_has "exclude each other" &&
+	expect 2 helper --helper-backend none 0 && stderr_has "bad --helper-backend 'none'" &&
+	expect 2 recover --daemon 0 && stderr_has "vdectl recover: bad option" &&
+	expect 2 recover 0 1 && stderr_has "expected one DEV" &&
+	expect 0 help attach && stdout_has '\[--key-file FILE|--passphrase-file FILE\] \[--via-helper\]$' &&
+	stdout_has '\[--on-helper-loss fail|hold\] \[--helper-backend auto|io_uring|fallback\] IMAGE$' &&
+	expect 0 help helper && stdout_has '\[--foreground|--daemon\] DEV$' &&
+	expect 0 help && stdout_has '^  helper ' && stdout_has '^  recover '
+}
+
+# Without the module or the device, helper and recover say so (exit 3).
+t_helper_no_device() {
+	[ -e /dev/vde-control ] && return $KSFT_SKIP
+	expect 3 helper --key-file "$tmp/h2.key" 0 &&
+	stderr_is "vdectl: cannot open /dev/vde-control: No such file or directory" &&
+	expect 3 helper --daemon 0 && expect 3 recover 0 &&
+	stderr_has "^vdectl: /dev/vde0: no such device"
+}
+
 # The XTS key never shows, nor the passphrases.
 t_no_secrets_printed() {
 	local f hex n=0
@@ -528,7 +608,7 @@ t_no_secrets_printed() {
 	[ -s "$all" ] || fail "no output was kept"
 }
 
-ktap_header 17
+ktap_header 20
 ktap_run create_encrypt_standard t_create_standard
 ktap_run create_encrypt_passphrase_from_stdin t_create_from_stdin
 ktap_run create_encrypt_minimal_key_file t_create_minimal_key_file
@@ -545,5 +625,8 @@ ktap_run check_with_key t_check_key
 ktap_run check_damaged_key_slots t_check_damaged_slots
 ktap_run key_usage_errors t_key_usage
 ktap_run passphrases_prompted_on_terminal t_tty_prompts
+ktap_run attach_checks_key_first t_attach_key_first
+ktap_run attach_helper_usage_errors t_attach_usage
+ktap_run helper_recover_without_device t_helper_no_device
 ktap_run no_key_material_printed t_no_secrets_printed
 ktap_finish
