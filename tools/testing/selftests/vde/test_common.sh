@@ -88,3 +88,15 @@ require_scratch() {
 vde_attach_raw() { "$VDETEST" add "$@"; }
 
 vde_detach_raw() { "$VDETEST" remove "$@"; }
+
+# vde_extent DEV KIND: "first count" of the first extent of KIND (plain,
+# encrypted, hidden) in DEV's region map.
+vde_extent() {
+	awk -v k="$2" '$3 == k { print $1, $2; exit }' \
+		"/sys/block/${1#/dev/}/vde/region_map"
+}
+
+# vde_helper_state DEV: the state of DEV's helper (none, live, lost).
+vde_helper_state() {
+	awk '$1 == "state" { print $2 }' "/sys/block/${1#/dev/}/vde/helper"
+}
