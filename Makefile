@@ -76,7 +76,7 @@ demo:
 
 bench: modules-all user
 	@$(MAKE) -s -C tools/testing/selftests/vde
-	tools/testing/vm/run --kernel $(or $(KERNEL),all) --timeout 1800 -- tools/testing/bench/plain.sh
+	tools/testing/vm/run --kernel $(or $(KERNEL),all) --timeout 1800 -- sh -c "tools/testing/bench/plain.sh && tools/testing/bench/enc.sh"
 
 clean:
 	rm -rf build

@@ -144,9 +144,7 @@ static int crypt_at(const struct vde_hgeom *g, struct vde_xts *x,
 	uint64_t vde_off = g->vde_base + r->d.offset + pos;
 	uint8_t *p = r->buf + pos;
 
-	if (encrypt)
-		return vde_xts_encrypt(x, vde_off, p, p, len);
-	return vde_xts_decrypt(x, vde_off, p, p, len);
+	return vde_xts_team_crypt(g->team, x, vde_off, p, len, encrypt);
 }
 
 /* Decrypt a read's encrypted extents, or encrypt a write's, in place. */

@@ -499,11 +499,25 @@ static int start_queues(struct vde_helper *h, struct helper_threads *t)
 	return 0;
 }
 
+/*
+ * A queue thread serves all of its queue, and one submitter's I/O lands
+ * on one queue: the other CPUs help with the cipher of large requests.
+ */
+static int start_team(struct vde_helper *h)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!h->key || cpus < 2)
+		return 0;
+	return vde_xts_team_new(h->key, (unsigned int)cpus - 1, &h->geom.team);
+}
+
 static int start_threads(struct vde_helper *h, struct helper_threads *t)
 {
-	int ret = 0;
+	int ret;
 
-	if (h->backend == VDE_HELPER_POOL)
+	ret = start_team(h);
+	if (!ret && h->backend == VDE_HELPER_POOL)
 		ret = start_workers(h, t);
 	if (!ret)
 		ret = start_queues(h, t);
@@ -542,6 +556,8 @@ static void stop_threads(struct vde_helper *h, struct helper_threads *t)
 	vde_pool_free(t->pool);
 	free(t->workers);
 	free(t->qa);
+	vde_xts_team_free(h->geom.team);
+	h->geom.team = NULL;
 }
 
 /* Serve until a signal, or until a queue thread returns. */

@@ -34,6 +34,7 @@
 #include <linux/vde.h>
 
 #include "crypto.h"
+#include "xts-team.h"
 
 /* ---- geometry and request serving (helper-req.c) ------------------------ */
 
@@ -50,6 +51,7 @@
  *	file descriptor accepts; 0 if there is none
  * @nr_regions: entries at @regions
  * @regions: the device's region map (sorted, tiles the device)
+ * @team: threads that share the cipher of large requests, or NULL
  */
 struct vde_hgeom {
 	uint64_t data_offset;
@@ -61,6 +63,7 @@ struct vde_hgeom {
 	uint32_t dio_align;
 	unsigned int nr_regions;
 	struct vde_region_entry regions[VDE_MAX_REGIONS];
+	struct vde_xts_team *team;
 };
 
 /**

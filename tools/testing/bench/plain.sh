@@ -35,42 +35,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# measure DEV RW BS QD: print "iops kib_per_s" of one fio run.
-measure() {
-	local dev=$1 rw=$2 bs=$3 qd=$4 line
-	line=$(fio --name=b --filename="$dev" --rw="$rw" --bs="$bs" \
-		--iodepth="$qd" --direct=1 --ioengine=libaio --time_based \
-		--runtime="$runtime" --ramp_time=2 --size="$size" \
-		--randrepeat=0 --norandommap --output-format=terse \
-		--terse-version=3)
-	# terse v3: 7/8 read KiB/s and IOPS, 48/49 write KiB/s and IOPS
-	echo "$line" | awk -F';' '{ if ($8 > 0) print $8, $7; else print $49, $48 }'
-}
-
-# measure2 DEV1 DEV2 RW BS QD: "iops1 kib1 iops2 kib2", each the mean of
-# two runs in the order DEV1 DEV2 DEV2 DEV1.
-measure2() {
-	local a b c d
-	a=$(measure "$1" "$3" "$4" "$5")
-	b=$(measure "$2" "$3" "$4" "$5")
-	c=$(measure "$2" "$3" "$4" "$5")
-	d=$(measure "$1" "$3" "$4" "$5")
-	echo "$a $d $b $c" | awk '{ print ($1 + $3) / 2, ($2 + $4) / 2, ($5 + $7) / 2, ($6 + $8) / 2 }'
-}
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / b }'; }
-
-{
-	echo "vde plain path vs loop (direct I/O), kernel $(uname -r), ${runtime}s per run"
-	printf '%-22s %10s %10s %7s %10s %10s %7s\n' test "vde IOPS" "loop IOPS" ratio \
-		"vde MiB/s" "loop MiB/s" ratio
-} | tee "$out"
-for t in "randread 4k 1" "randread 4k 32" "read 128k 8" "write 128k 8"; do
-	set -- $t
-	read -r vi vb li lb < <(measure2 "$vde" "$loop" "$1" "$2" "$3")
-	printf '%-22s %10.0f %10.0f %7s %10.1f %10.1f %7s\n' "$1 $2 qd$3" \
-		"$vi" "$li" "$(ratio "$vi" "$li")" \
-		"$(awk -v k="$vb" 'BEGIN { print k / 1024 }')" \
-		"$(awk -v k="$lb" 'BEGIN { print k / 1024 }')" \
-		"$(ratio "$vb" "$lb")" | tee -a "$out"
-done
+. "$here/lib.sh"
+: >"$out"
+table_head "vde plain path vs loop (direct I/O), kernel $(uname -r), ${runtime}s per run" \
+	vde loop "$out"
+table_rows "$vde" "$loop" "$out" --size="$size"

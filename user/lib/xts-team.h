@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vde: AES-256-XTS of large buffers shared by a team of threads.
+ */
+#ifndef VDE_XTS_TEAM_H
+#define VDE_XTS_TEAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+
+struct vde_xts_team;
+
+/**
+ * vde_xts_team_new() - start a team of cipher threads
+ * @key: the 64-byte AES-256-XTS key; each thread keeps its own schedule
+ * @nr: threads; 0 makes no team (*@out is NULL)
+ * @out: the team
+ *
+ * Return: 0 or a negative errno.
+ */
+int vde_xts_team_new(const uint8_t key[VDE_XTS_KEY_SIZE], unsigned int nr,
+		     struct vde_xts_team **out);
+
+/**
+ * vde_xts_team_free() - stop the threads and wipe their keys
+ * @t: the team, or NULL
+ */
+void vde_xts_team_free(struct vde_xts_team *t);
+
+/**
+ * vde_xts_team_crypt() - encrypt or decrypt a buffer in place
+ * @t: a team, or NULL to do it all in the calling thread
+ * @x: the calling thread's cipher
+ * @off: VDE byte offset of @buf (the tweak origin), a multiple of 4096
+ * @buf: the data
+ * @len: bytes, a multiple of 4096
+ * @encrypt: encrypt, else decrypt
+ *
+ * Buffers of 64 KiB and more are cut into parts of whole data units that
+ * the team and the caller transform at the same time; the call returns
+ * when all parts are done.
+ *
+ * Return: 0, -EINVAL for misaligned input, or -EIO.
+ */
+int vde_xts_team_crypt(struct vde_xts_team *t, struct vde_xts *x,
+		       uint64_t off, uint8_t *buf, size_t len, bool encrypt);
+
+#endif /* VDE_XTS_TEAM_H */
