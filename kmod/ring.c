@@ -900,8 +900,10 @@ static int vde_ring_alloc_bufs(struct vde_ring *ring)
 	for (i = 0; i < ring->nr_pages; i++) {
 		struct page *page;
 
+		/* A big ADD fails with -ENOMEM rather than wake the OOM killer. */
 		page = shmem_read_mapping_page_gfp(ring->shm->f_mapping, i,
-						   GFP_KERNEL);
+						   GFP_KERNEL | __GFP_RETRY_MAYFAIL |
+						   __GFP_NOWARN);
 		if (IS_ERR(page))
 			return PTR_ERR(page);
 		ring->pages[i] = page;
