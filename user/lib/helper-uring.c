@@ -61,6 +61,8 @@ struct vde_uq {
 	int err;
 	int32_t *results;
 	unsigned int pending;
+	struct io_uring_cqe *later;
+	unsigned int nr_later;
 };
 
 int vde_uring_probe(void)
@@ -132,7 +134,8 @@ int vde_uq_new(struct vde_helper *h, unsigned int q, struct vde_uq **out)
 	u->h = h;
 	u->q = q;
 	u->reqs = calloc(h->depth, sizeof(*u->reqs));
-	if (!u->reqs)
+	u->later = calloc(h->depth, sizeof(*u->later));
+	if (!u->reqs || !u->later)
 		goto out_free;
 	ret = vde_helper_cipher(h, &u->x);
 	if (ret)
@@ -146,6 +149,7 @@ int vde_uq_new(struct vde_helper *h, unsigned int q, struct vde_uq **out)
 
 out_free:
 	vde_xts_free(u->x);
+	free(u->later);
 	free(u->reqs);
 	free(u);
 	return ret;
@@ -157,6 +161,7 @@ void vde_uq_free(struct vde_uq *u)
 		return;
 	io_uring_queue_exit(&u->ring);
 	vde_xts_free(u->x);
+	free(u->later);
 	free(u->reqs);
 	free(u);
 }
@@ -279,16 +284,46 @@ static void uq_cqe(struct vde_uq *u, const struct io_uring_cqe *cqe)
 	u->gone = true;
 }
 
+/*
+ * Whether handling @cqe means running the cipher: a new write (encrypted
+ * before it is written) or a finished read (decrypted before it is
+ * committed), of a device with a key.
+ */
+static bool uq_cqe_costly(struct vde_uq *u, const struct io_uring_cqe *cqe)
+{
+	unsigned int tag = (unsigned int)(cqe->user_data & UQ_TAG_MASK);
+
+	if (!u->x || tag >= u->h->depth || cqe->res < 0)
+		return false;
+	if (cqe->user_data & UQ_IO)
+		return u->reqs[tag].step.op == VDE_STEP_READ;
+	return u->h->desc[u->q][tag].op == VDE_IO_OP_WRITE;
+}
+
+/*
+ * Handle the completions.  Those that cost only a new SQE go first and
+ * their SQEs are submitted before any cipher work starts, so that the
+ * backing file is busy while this thread encrypts and decrypts; each
+ * request whose cipher work is done is submitted at once.
+ */
 static void uq_reap(struct vde_uq *u)
 {
 	struct io_uring_cqe *cqe;
-	unsigned int head, n = 0;
+	unsigned int head, n = 0, i;
 
+	u->nr_later = 0;
 	io_uring_for_each_cqe(&u->ring, head, cqe) {
-		uq_cqe(u, cqe);
+		if (u->later && uq_cqe_costly(u, cqe))
+			u->later[u->nr_later++] = *cqe;
+		else
+			uq_cqe(u, cqe);
 		n++;
 	}
 	io_uring_cq_advance(&u->ring, n);
+	for (i = 0; i < u->nr_later; i++) {
+		io_uring_submit(&u->ring);
+		uq_cqe(u, &u->later[i]);
+	}
 }
 
 /* Until told to stop or the device goes, and no I/O is in flight. */
