@@ -126,7 +126,7 @@ packages=(
 	liburing-dev libssl-dev libxxhash-dev libargon2-dev libjson-c-dev
 	linux-source-6.1
 	qemu-system-x86 busybox-static cpio e2fsprogs xz-utils
-	fio util-linux fdisk python3 cryptsetup-bin
+	fio util-linux fdisk python3 cryptsetup-bin dmsetup
 	clang libclang-rt-14-dev
 	dpkg-dev debhelper dh-dkms dkms lintian python3-docutils
 	systemd udev man-db bash-completion
