@@ -8,7 +8,8 @@
 #   make deps                install build/test dependencies (Debian 12)
 #   make check               every test: style gates, host tests, VM suite
 #   make demo                the built-in example, end to end in a VM
-#   make bench               benchmarks in a VM: vde against loop (ratios)
+#   make bench               benchmarks in a VM: vde against loop and dm-crypt
+#   make soak                bounded soak in a VM (SOAK_SECONDS, default 60)
 #   make man                 the man pages, into build/man/
 #   make install             vdectl, man pages, udev rule, systemd units,
 #                            completion, /etc files (DESTDIR, PREFIX=/usr)
@@ -50,7 +51,7 @@ define build_modules
 	done
 endef
 
-.PHONY: all module modules-all user deps check demo bench clean help
+.PHONY: all module modules-all user deps check demo bench soak clean help
 .PHONY: man install uninstall deb
 
 all: module user
@@ -77,6 +78,11 @@ demo:
 bench: modules-all user
 	@$(MAKE) -s -C tools/testing/selftests/vde
 	tools/testing/vm/run --kernel $(or $(KERNEL),all) --timeout 1800 -- sh -c "tools/testing/bench/plain.sh && tools/testing/bench/enc.sh"
+
+soak: modules-all user
+	@$(MAKE) -s -C tools/testing/selftests/vde
+	tools/testing/vm/run --kernel $(or $(KERNEL),all) --timeout $$(( $(or $(SOAK_SECONDS),60) + 600 )) \
+		-- env VDE_SOAK_SECONDS=$(or $(SOAK_SECONDS),60) build/selftests/vde/test_soak.sh
 
 clean:
 	rm -rf build

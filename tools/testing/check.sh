@@ -201,6 +201,21 @@ vm_health() {
 	fi
 }
 
+# vm_script LABEL NAME WHAT TIMEOUT CMD...: CMD's KTAP in a VM of its own.
+vm_script() {
+	local label=$1 name=$2 what=$3 timeout=$4
+	shift 4
+	echo "# vm $label: $what"
+	tools/testing/vm/run --kernel "$label" --out "$res/vm-$name" \
+		--timeout "$timeout" -- "$@" >"$res/vm-$name-$label.log" 2>&1
+	if [ -s "$res/vm-$name/$label/output" ]; then
+		ktap 0 "vm/$label: $name" "$res/vm-$name/$label/output"
+	else
+		record FAIL "vm/$label: $name produced no output"
+	fi
+	vm_health "$label" "$res/vm-$name" "$res/vm-$name-$label.log" "$what"
+}
+
 if [ $vm = 1 ]; then
 	for label in "${labels[@]}"; do
 		echo "# vm $label: selftests"
@@ -215,17 +230,12 @@ if [ $vm = 1 ]; then
 		vm_health "$label" "$res/vm" "$res/vm-$label.log"
 
 		# Name clashes need a fifth virtio disk: a VM of their own.
-		echo "# vm $label: device names taken by another disk"
-		VDE_VM_EXTRA_DISKS=4 tools/testing/vm/run --kernel "$label" \
-			--out "$res/vm-names" --timeout 300 \
-			-- build/selftests/vde/test_dev_06_names.sh \
-			>"$res/vm-names-$label.log" 2>&1
-		if [ -s "$res/vm-names/$label/output" ]; then
-			ktap 0 "vm/$label: names" "$res/vm-names/$label/output"
-		else
-			record FAIL "vm/$label: names test produced no output"
-		fi
-		vm_health "$label" "$res/vm-names" "$res/vm-names-$label.log" "names VM"
+		VDE_VM_EXTRA_DISKS=4 vm_script "$label" names "names VM" 300 \
+			build/selftests/vde/test_dev_06_names.sh
+		# The soak and the ioctl/ring fuzzer get fresh VMs too.
+		vm_script "$label" soak "soak VM" 900 \
+			env VDE_SOAK_SECONDS="${SOAK_SECONDS:-60}" \
+			build/selftests/vde/test_soak.sh
 	done
 fi
 
