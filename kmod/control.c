@@ -249,12 +249,17 @@ static long vde_ctl_add(struct vde_dev_add __user *uarg)
 		ret = PTR_ERR(vde);
 		goto out_remove_index;
 	}
+	/* A caller that cannot learn the index could never remove it. */
+	if (put_user(add.index, &uarg->index)) {
+		idr_remove(&vde_devices, add.index);
+		vde_dev_destroy(vde);
+		module_put(THIS_MODULE);
+		mutex_unlock(&vde_ctl_mutex);
+		return -EFAULT;
+	}
 	idr_replace(&vde_devices, vde, add.index);
 	vde_nr_devices++;
 	mutex_unlock(&vde_ctl_mutex);
-
-	if (put_user(add.index, &uarg->index))
-		return -EFAULT;
 	return 0;
 
 out_remove_index:

@@ -269,7 +269,9 @@ int vde_dev_start(struct vde_device *vde)
 		return -EBUSY;
 	if (vde_disk_name_taken(vde->index))
 		return -EEXIST;
+	vde_ring_starting(vde, true);
 	ret = device_add_disk(NULL, vde->disk, vde_disk_groups);
+	vde_ring_starting(vde, false);
 	if (ret)
 		return ret;
 	vde->state = VDE_STATE_LIVE;

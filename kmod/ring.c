@@ -107,6 +107,7 @@ struct vde_ring_queue {
  * @bufs: kernel mapping of @pages
  * @buf_bytes: size of @shm
  * @hold: %VDE_DEV_HELPER_HOLD was given
+ * @starting: the disk is being added: nothing is held
  * @stopping: the disk is going away: nothing is held any more
  * @dead: the device is gone: every helper command fails
  * @lost: a helper was attached and is gone
@@ -123,6 +124,7 @@ struct vde_ring {
 	void *bufs;
 	size_t buf_bytes;
 	bool hold;
+	bool starting;
 	bool stopping;
 	bool dead;
 	bool lost;
@@ -286,10 +288,15 @@ static void vde_ring_publish(struct vde_ring_queue *q, unsigned int tag)
 	}
 }
 
-/* Whether requests without a helper wait for one. */
+/*
+ * Whether requests without a helper wait for one.  Not while the disk is
+ * being added: its partition scan runs under the control mutex and must
+ * not wait for a helper that may never come.
+ */
 static bool vde_ring_holds(struct vde_ring *ring)
 {
-	return ring->hold && !READ_ONCE(ring->stopping);
+	return ring->hold && !READ_ONCE(ring->stopping) &&
+	       !READ_ONCE(ring->starting);
 }
 
 /*
@@ -580,7 +587,11 @@ static int vde_ring_uring_cmd(struct io_uring_cmd *ioucmd,
 	q = ring->queues[q_id];
 	vde_done_init(&done);
 	spin_lock_irq(&q->lock);
-	ret = vde_ring_claim(q, VDE_TRANSPORT_URING, op == VDE_RING_FETCH);
+	/* A refused FETCH does not make its caller the queue's helper. */
+	ret = vde_ring_claim(q, VDE_TRANSPORT_URING, false);
+	if (ret == -EINVAL && !q->task && op == VDE_RING_FETCH &&
+	    q->tags[tag].state == VDE_TAG_FREE)
+		ret = vde_ring_claim(q, VDE_TRANSPORT_URING, true);
 	if (ret)
 		goto out_unlock;
 	if (op == VDE_RING_FETCH) {
@@ -653,6 +664,23 @@ static bool vde_ring_wait_done(struct vde_ring_queue *q)
 	return ret;
 }
 
+/*
+ * Put tags that could not be handed to the helper back at the head of the
+ * ready list, in order, unless the helper was lost meanwhile.
+ */
+static void vde_ring_unpop(struct vde_ring_queue *q, const u16 *tags, u32 n)
+{
+	u32 depth = q->ring->vde->queue_depth;
+
+	spin_lock_irq(&q->lock);
+	while (q->task == current && n--) {
+		q->ready_head = (q->ready_head + depth - 1) % depth;
+		q->ready[q->ready_head] = tags[n];
+		q->ready_count++;
+	}
+	spin_unlock_irq(&q->lock);
+}
+
 static int vde_ring_wait(struct vde_ring_queue *q, struct vde_ring_batch *b)
 {
 	u16 __user *utags = u64_to_user_ptr(b->tags);
@@ -683,9 +711,10 @@ static int vde_ring_wait(struct vde_ring_queue *q, struct vde_ring_batch *b)
 			return ret;
 		if (!n)
 			break;
-		/* Tags already taken are the helper's: it must see them. */
-		if (copy_to_user(utags + b->nr_tags, tags, n * sizeof(tags[0])))
+		if (copy_to_user(utags + b->nr_tags, tags, n * sizeof(tags[0]))) {
+			vde_ring_unpop(q, tags, n);
 			return -EFAULT;
+		}
 		b->nr_tags += n;
 	}
 	return 0;
@@ -994,6 +1023,22 @@ int vde_ring_add_cdev(struct vde_device *vde)
 	cdev_init(&vde->ring_cdev, &vde_ring_fops);
 	vde->ring_cdev.owner = THIS_MODULE;
 	return cdev_device_add(&vde->ring_cdev, &vde->ring_dev);
+}
+
+/**
+ * vde_ring_starting() - the disk is being added, or is added
+ * @vde: the device
+ * @starting: true before device_add_disk(), false after
+ *
+ * While the disk is added, requests that find no helper fail instead of
+ * being held, so that the partition scan cannot wait forever.
+ *
+ * Context: process context.
+ */
+void vde_ring_starting(struct vde_device *vde, bool starting)
+{
+	if (vde->ring)
+		WRITE_ONCE(vde->ring->starting, starting);
 }
 
 /**

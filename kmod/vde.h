@@ -225,6 +225,7 @@ bool vde_ring_needed(const struct vde_dev_add *add,
 		     const struct vde_region_entry *map);
 int vde_ring_create(struct vde_device *vde);
 int vde_ring_add_cdev(struct vde_device *vde);
+void vde_ring_starting(struct vde_device *vde, bool starting);
 void vde_ring_stopping(struct vde_device *vde);
 void vde_ring_kill(struct vde_device *vde);
 void vde_ring_remove(struct vde_device *vde);

@@ -145,6 +145,8 @@ struct vde_region_entry {
  * attached), requests that need it are held until a new helper arms the
  * ring, then reissued to it.  Without this flag they fail with -EIO.  The
  * blk-mq timeout does not end held requests; removing the device does.
+ * During %VDE_CTL_START (the partition scan) nothing is held: attach the
+ * helper before START.
  */
 #define VDE_DEV_READ_ONLY	(1U << 0)
 #define VDE_DEV_VIA_HELPER	(1U << 1)
@@ -337,7 +339,8 @@ struct vde_dev_cmd {
  * A device whose region map has %VDE_REGION_ENCRYPTED extents, or that was
  * added with %VDE_DEV_VIA_HELPER, gets a character device /dev/vdecN (same
  * N as /dev/vdeN) from %VDE_CTL_ADD until %VDE_CTL_REMOVE; from
- * %VDE_CTL_STOP on, its commands fail with -ENODEV.  A userspace
+ * %VDE_CTL_STOP on, FETCH, COMMIT_AND_FETCH, WAIT and COMMIT fail with
+ * -ENODEV (GET_INFO and mmap still work).  A userspace
  * helper serves, through it, every request that touches an encrypted block
  * (every request, in via-helper mode); all other requests never leave the
  * kernel.

@@ -232,6 +232,24 @@ TEST_F(dev, add_refuses_bad_requests)
 	close(rofd);
 	close(wofd);
 
+	/*
+	 * A structure the index cannot be written back to: the device would
+	 * be unreachable, so none is left.
+	 */
+	{
+		struct vde_dev_add *ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+					      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		ASSERT_NE(MAP_FAILED, ro);
+		*ro = self->add;
+		self->map[0] = good;
+		ASSERT_EQ(0, mprotect(ro, 4096, PROT_READ));
+		errno = 0;
+		EXPECT_EQ(-1, ioctl(self->ctl, VDE_CTL_ADD, ro));
+		EXPECT_EQ(EFAULT, errno);
+		munmap(ro, 4096);
+	}
+
 	/* Nothing was created along the way. */
 	{
 		struct vde_dev_info info = { .size = sizeof(info), .index = 0 };

@@ -2479,6 +2479,81 @@ TEST_F_TIMEOUT(ring, remove_hold_no_helper, 60)
 }
 
 /*
+ * A WAIT whose tag array cannot be written fails with EFAULT and loses
+ * nothing: the next WAIT returns the published tag.
+ */
+TEST_F(ring, wait_efault_keeps_tags)
+{
+	struct helper *h = &self->h;
+	struct job *r = &self->jobs[0];
+	struct vde_ring_commit c;
+	struct vde_ring_batch b;
+	__u16 tags[DEPTH_MAX], *ro;
+
+	REQUIRE_SETUP();
+	attach(_metadata, self, true);
+	open_helper(_metadata, self, false);
+	ASSERT_EQ(0, batch(h->fd, VDE_RING_WAIT, 0, VDE_RING_WAIT_NOWAIT, NULL, 0,
+			   tags, DEPTH_MAX, &b));
+	ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	ASSERT_EQ(0, job_start(r, JOB_READ, self->bdev, IOBUF(0), BS, ENC_OFF));
+	sleep_ms(300);
+	EXPECT_EQ(-EFAULT, batch(h->fd, VDE_RING_WAIT, 0, VDE_RING_WAIT_NOWAIT,
+				 NULL, 0, ro, DEPTH_MAX, &b));
+	munmap(ro, 4096);
+	ASSERT_EQ(0, batch_wait(h->fd, 0, NULL, 0, tags, DEPTH_MAX, &b));
+	ASSERT_EQ(1, b.nr_tags);
+	EXPECT_EQ(ENC_OFF, desc_get(h, 0, tags[0]).offset);
+	fill_pattern(buf_of(h, 0, tags[0]), BS, ENC_OFF, 0x91);
+	c = (struct vde_ring_commit){ .tag = tags[0], .result = BS };
+	EXPECT_EQ(0, batch(h->fd, VDE_RING_COMMIT, 0, 0, &c, 1, NULL, 0, &b));
+	ASSERT_JOB_RET(r, BS);
+	EXPECT_TRUE(is_pattern(IOBUF(0), BS, ENC_OFF, 0x91));
+}
+
+/*
+ * START of a hold-policy device whose block 0 is encrypted, with no helper:
+ * the partition scan must not be held (it runs under the control mutex),
+ * so START returns at once; afterwards requests are held again.
+ */
+TEST_F_TIMEOUT(ring, start_hold_no_helper_does_not_hang, 60)
+{
+	struct job *j = &self->jobs[0], *st = &self->jobs[1];
+	struct vde_dev_add a;
+
+	REQUIRE_SETUP();
+	self->map[0].flags = VDE_REGION_ENCRYPTED;
+	self->map[1].flags = 0;
+	self->add.flags = VDE_DEV_HELPER_HOLD;
+	a = self->add;
+	ASSERT_EQ(0, ioctl(self->ctl, VDE_CTL_ADD, &a)) TH_LOG("ADD: %s", strerror(errno));
+	self->index = a.index;
+	self->dc = (struct vde_dev_cmd){ .size = sizeof(self->dc), .index = a.index };
+	ASSERT_EQ(0, job_ioctl(st, self->ctl, VDE_CTL_START, &self->dc));
+	ASSERT_TRUE(job_wait(st, WAIT_MS)) TH_LOG("START hung on the partition scan");
+	ASSERT_EQ(0, st->ret) TH_LOG("START: %s", strerror(st->err));
+
+	/* Control ioctls are not blocked. */
+	struct vde_dev_info info = { .size = sizeof(info), .index = a.index };
+	EXPECT_EQ(0, ioctl(self->ctl, VDE_CTL_GET_INFO, &info));
+	EXPECT_EQ(VDE_STATE_LIVE, info.state);
+
+	/* After START, a request with no helper is held again. */
+	{
+		char name[64];
+
+		snprintf(name, sizeof(name), "/dev/vde%d", a.index);
+		self->bdev = open(name, O_RDWR | O_DIRECT | O_CLOEXEC);
+		ASSERT_LE(0, self->bdev);
+	}
+	ASSERT_EQ(0, job_start(j, JOB_READ, self->bdev, IOBUF(0), BS, 0));
+	sleep_ms(500);
+	EXPECT_FALSE(job_done(j)) TH_LOG("read ended (%lld, %s) with no helper",
+					 j->ret, strerror(j->err));
+}
+
+/*
  * A live helper that sits on a request past io_timeout: the reader gets
  * EIO; the tag stays owned (FETCH is refused) until the helper's late
  * commit, which is accepted and discarded; the tag then serves its next
