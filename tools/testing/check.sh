@@ -236,6 +236,10 @@ if [ $vm = 1 ]; then
 		vm_script "$label" soak "soak VM" 900 \
 			env VDE_SOAK_SECONDS="${SOAK_SECONDS:-60}" \
 			build/selftests/vde/test_soak.sh
+		# A new seed each run, printed: rerun with FUZZ_SEED to replay.
+		vm_script "$label" ioctl-fuzz "ioctl and ring fuzz VM" 900 \
+			build/selftests/vde/vde_fuzz -s "${FUZZ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}" \
+			-t "${FUZZ_SECONDS:-60}"
 	done
 fi
 
