@@ -70,6 +70,8 @@
 #include <liburing.h>
 #include <linux/vde.h>
 
+#include "vde_ring_util.h"
+
 /*
  * Rules that keep the fuzzer from hurting the machine or hanging itself.
  * Each is enforced at one place, named here.
@@ -357,22 +359,6 @@ static const char *volatile cur_name = "fuzz loop";
 /* ------------------------------------------------------------------------
  * Small helpers
  */
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 static void vlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void vlog(const char *fmt, ...)
 {
@@ -604,11 +590,6 @@ static int guarded(void (*fn)(void *), void *arg)
 		fn(arg);
 	touching = 0;
 	return sig;
-}
-
-static void on_alarm(int sig)
-{
-	(void)sig;
 }
 
 /* ------------------------------------------------------------------------
@@ -1317,14 +1298,7 @@ static struct io_uring_sqe *prep_cmd(struct io_uring *ring, int fd, __u32 op,
 		if (!sqe)
 			return NULL;
 	}
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = fd;
-	sqe->cmd_op = op;
-	/* the 16 command bytes of a 64-byte SQE */
-	memcpy((unsigned char *)sqe + offsetof(struct io_uring_sqe, cmd), c,
-	       sizeof(*c));
-	sqe->user_data = ud;
+	vde_prep_ring_cmd(sqe, fd, op, c, ud);
 	return sqe;
 }
 

@@ -37,6 +37,8 @@
 #include <liburing.h>
 #include <linux/vde.h>
 
+#include "vde_ring_util.h"
+
 #include "kselftest_harness.h"
 
 #define CONTROL		"/dev/" VDE_CONTROL_NAME
@@ -107,27 +109,6 @@ static bool any_sector_is_pattern(const unsigned char *buf, size_t len,
 		if (is_pattern(buf + s, 512, off + s, salt))
 			return true;
 	return false;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-static void on_alarm(int sig)
-{
-	(void)sig;
 }
 
 /* ------------------------------------------------------------------------
@@ -429,14 +410,7 @@ static int ring_queue_cmd(struct helper *h, __u32 op, unsigned int q,
 
 	if (!sqe)
 		return -EBUSY;
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = h->fd;
-	sqe->cmd_op = op;
-	/* The 16 command bytes of a 64-byte SQE */
-	memcpy((unsigned char *)sqe + offsetof(struct io_uring_sqe, cmd), &c,
-	       sizeof(c));
-	sqe->user_data = UD(op, q, tag);
+	vde_prep_ring_cmd(sqe, h->fd, op, &c, UD(op, q, tag));
 	return 0;
 }
 
