@@ -10,6 +10,7 @@
 #   make demo                the built-in example, end to end in a VM
 #   make bench               benchmarks in a VM: vde against loop and dm-crypt
 #   make soak                bounded soak in a VM (SOAK_SECONDS, default 60)
+#   make powercut            power cuts during writes (KERNEL, ROUNDS)
 #   make man                 the man pages, into build/man/
 #   make install             vdectl, man pages, udev rule, systemd units,
 #                            completion, /etc files (DESTDIR, PREFIX=/usr)
@@ -51,7 +52,7 @@ define build_modules
 	done
 endef
 
-.PHONY: all module modules-all user deps check demo bench soak clean help
+.PHONY: all module modules-all user deps check demo bench soak powercut clean help
 .PHONY: man install uninstall deb
 
 all: module user
@@ -84,12 +85,16 @@ soak: modules-all user
 	tools/testing/vm/run --kernel $(or $(KERNEL),all) --timeout $$(( $(or $(SOAK_SECONDS),60) + 600 )) \
 		-- env VDE_SOAK_SECONDS=$(or $(SOAK_SECONDS),60) build/selftests/vde/test_soak.sh
 
+powercut: modules-all user
+	@$(MAKE) -s -C tools/testing/selftests/vde
+	tools/testing/powercut.sh --kernel $(or $(KERNEL),6.1) --rounds $(or $(ROUNDS),3)
+
 clean:
 	rm -rf build
 	@$(MAKE) -C user clean
 
 help:
-	@sed -n '3,19p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,20p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- installation (Documentation/install.rst) -----------------------------
 # vde.ko itself is installed by DKMS (dkms.conf, the vde-dkms package).

@@ -172,6 +172,8 @@ run_ktap "host/plain: vdectl key cli" env VDECTL=build/user/vdectl tools/testing
 run_ktap "host/san: vdectl key cli" env VDECTL=build/user-san/vdectl tools/testing/user/test_vdectl_key.sh
 run_ktap "host/plain: corpus" env VDECTL=build/user/vdectl tools/testing/user/test_corpus.sh
 run_ktap "host/san: corpus" env VDECTL=build/user-san/vdectl tools/testing/user/test_corpus.sh
+run_ktap "host/plain: power-cut checker" \
+	env POWERCUT=build/selftests/vde/vde_powercut tools/testing/user/test_powercut_checker.sh
 step "fuzz: image parser, ${FUZZ_SECONDS:-60}s under ASan/UBSan, no crash" \
 	make -s -C tools/testing/fuzz run
 
@@ -240,6 +242,10 @@ if [ $vm = 1 ]; then
 		vm_script "$label" ioctl-fuzz "ioctl and ring fuzz VM" 900 \
 			build/selftests/vde/vde_fuzz -s "${FUZZ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}" \
 			-t "${FUZZ_SECONDS:-60}"
+		# Power cut during acknowledged writes: two VMs on one disk.
+		echo "# vm $label: power cut"
+		run_ktap "vm/$label: power cut" tools/testing/powercut.sh --kernel "$label" \
+			--out "$res/vm-powercut-$label"
 	done
 fi
 
