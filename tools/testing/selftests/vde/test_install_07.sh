@@ -4,7 +4,7 @@
 # What "make install" installs, used as installed (from build/destdir, made
 # on the host by tools/testing/package.sh install): udev's by-id links of a
 # device and of its partition (udevadm test with 60-vde.rules), the
-# vde-attach helper with a vdetab (options, noauto, idempotent attach,
+# vde-attach helper with a vdetab (options, noauto, key files, idempotent attach,
 # detach), the man pages and the bash completion.
 
 . "$(dirname "$0")/test_common.sh"
@@ -30,6 +30,8 @@ img=$dir/a.vde
 	ktap_skip_all "vdectl create failed"
 "$VDECTL" create --blocks 4096 --uuid ffeeddccbbaa99887766554433221100 \
 	"$dir/b.vde" >/dev/null || ktap_skip_all "vdectl create failed"
+"$VDECTL" create --profile standard --size 16M --encrypt DATA --key-file "$dir/d.key" \
+	"$dir/d.vde" >/dev/null || ktap_skip_all "vdectl create --encrypt failed"
 
 mkdir -p /run/udev/rules.d
 cp "$dest/usr/lib/udev/rules.d/60-vde.rules" /run/udev/rules.d/
@@ -88,6 +90,7 @@ helper_attach_all() {
 	# test vdetab
 	$img	ro,region=DATA
 	$dir/b.vde	noauto,logical-block-size=512
+	$dir/d.vde	noauto,region=DATA,key-file=$dir/d.key
 	EOF
 	helper check || fail "check" || return
 	[ "$(helper list --auto)" = "$img" ] || fail "list --auto: $(helper list --auto)" || return
@@ -110,12 +113,25 @@ helper_attach_noauto() {
 	vde_devs | grep -q "^vde[0-9]* 0 512 $dir/b.vde\$" || fail "devices: $(vde_devs)"
 }
 
+# An encrypted image with its key file: the helper serves the device.
+helper_attach_key() {
+	local n
+	helper attach "$dir/d.vde" || fail "attach d" || return
+	n=$(vde_devs | awk -v i="$dir/d.vde" '$4 == i { print $1 }')
+	[ -n "$n" ] || fail "devices: $(vde_devs)" || return
+	[ "$(vde_helper_state "/dev/$n")" = live ] || fail "helper of $n: $(vde_helper_state "/dev/$n")" || return
+	head -c 65536 /dev/urandom >"$dir/blk"
+	dd if="$dir/blk" of="/dev/$n" bs=65536 oflag=direct status=none &&
+		cmp -s "$dir/blk" <(dd if="/dev/$n" bs=65536 count=1 iflag=direct status=none) ||
+		fail "encrypted data does not read back"
+}
+
 helper_bad_line() {
 	local err
 	echo "$dir/c.vde bogus" >>"$dir/vdetab"
 	err=$(helper attach "$dir/c.vde" 2>&1)
 	[ $? = 2 ] || fail "bad line accepted: $err" || return
-	echo "$err" | grep -q "vdetab:4: unknown option 'bogus'" || fail "message: $err"
+	echo "$err" | grep -q "vdetab:5: unknown option 'bogus'" || fail "message: $err"
 }
 
 helper_detach() {
@@ -146,12 +162,13 @@ completion_loads() {
 	[ "$out" = "complete -F _vdectl vdectl" ] || fail "$out"
 }
 
-ktap_header 9
+ktap_header 10
 ktap_run udev_by_id_link_of_device udev_disk_link
 ktap_run udev_by_id_link_of_partition udev_partition_link
 ktap_run vde_attach_all_uses_vdetab_options helper_attach_all
 ktap_run vde_attach_all_is_idempotent helper_attach_idempotent
 ktap_run vde_attach_noauto_image_by_name helper_attach_noauto
+ktap_run vde_attach_encrypted_image_with_key_file helper_attach_key
 ktap_run vde_attach_refuses_bad_line helper_bad_line
 ktap_run vde_detach_image_and_all helper_detach
 ktap_run man_pages_render man_pages_render
