@@ -130,6 +130,7 @@ packages=(
 	clang libclang-rt-14-dev
 	dpkg-dev debhelper dh-dkms dkms lintian python3-docutils
 	systemd udev man-db bash-completion
+	targetcli-fb open-iscsi nvme-cli sg3-utils iproute2
 )
 
 ensure_backports
