@@ -52,6 +52,7 @@ static void vde_dev_release(struct device *dev)
 	free_percpu(vde->stats);
 	kvfree(vde->regions);
 	kfree(vde);
+	atomic_dec(&vde_live_devices);
 }
 
 /* The disk's reference to the device goes with the disk. */
@@ -60,6 +61,20 @@ static void vde_free_disk(struct gendisk *disk)
 	struct vde_device *vde = disk->private_data;
 
 	put_device(&vde->ring_dev);
+}
+
+/*
+ * Drop the disk and, with it, its reference to @vde.  The block layer
+ * calls ->free_disk only for a disk that was added: for one that never
+ * was (never started, or START failed), the reference is dropped here.
+ */
+static void vde_dev_put_disk(struct vde_device *vde)
+{
+	bool added = vde->state != VDE_STATE_ADDED;
+
+	put_disk(vde->disk);
+	if (!added)
+		put_device(&vde->ring_dev);
 }
 
 static const struct block_device_operations vde_bdev_ops = {
@@ -180,6 +195,7 @@ struct vde_device *vde_dev_create(const struct vde_dev_add *add,
 	vde = kzalloc(sizeof(*vde), GFP_KERNEL);
 	if (!vde)
 		return ERR_PTR(-ENOMEM);
+	atomic_inc(&vde_live_devices);
 	device_initialize(&vde->ring_dev);
 	vde->ring_dev.release = vde_dev_release;
 	vde->index = add->index;
@@ -230,7 +246,10 @@ struct vde_device *vde_dev_create(const struct vde_dev_add *add,
 	set_capacity(disk, vde->nr_blocks << (vde->block_shift - SECTOR_SHIFT));
 	set_disk_ro(disk, vde->flags & VDE_DEV_READ_ONLY);
 	vde->disk = disk;
-	/* From here on the disk owns @vde: vde_free_disk() drops it. */
+	/*
+	 * From here on the disk holds a reference to @vde, which
+	 * vde_dev_put_disk() drops.
+	 */
 	vde->regions = regions;
 	if (vde->ring) {
 		ret = vde_ring_add_cdev(vde);
@@ -238,7 +257,7 @@ struct vde_device *vde_dev_create(const struct vde_dev_add *add,
 			vde->regions = NULL;
 			destroy_workqueue(vde->wq);
 			blk_mq_free_tag_set(&vde->tag_set);
-			put_disk(disk);
+			vde_dev_put_disk(vde);
 			return ERR_PTR(ret);
 		}
 	}
@@ -324,7 +343,7 @@ void vde_dev_destroy(struct vde_device *vde)
 	fput(vde->backing);
 	vde->backing = NULL;
 	blk_mq_free_tag_set(&vde->tag_set);
-	put_disk(vde->disk);
+	vde_dev_put_disk(vde);
 }
 
 /**

@@ -22,6 +22,8 @@
 
 unsigned int vde_max_devices = 256;
 int vde_major;
+/* Device structures not yet freed: none may be left when the module goes. */
+atomic_t vde_live_devices = ATOMIC_INIT(0);
 
 static int vde_set_max_devices(const char *val, const struct kernel_param *kp)
 {
@@ -76,6 +78,8 @@ static void __exit vde_exit(void)
 	vde_control_exit();
 	vde_ring_exit();
 	unregister_blkdev(vde_major, "vde");
+	WARN(atomic_read(&vde_live_devices), "vde: %d device structures leaked\n",
+	     atomic_read(&vde_live_devices));
 	pr_info("unloaded\n");
 }
 

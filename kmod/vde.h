@@ -192,6 +192,7 @@ struct vde_cmd {
 /* main.c */
 extern unsigned int vde_max_devices;
 extern int vde_major;
+extern atomic_t vde_live_devices;
 
 /* control.c */
 int vde_control_init(void);
