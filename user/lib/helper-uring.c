@@ -198,10 +198,11 @@ static void uq_prep_rw(struct vde_uq *u, struct io_uring_sqe *sqe, int fd,
 		       const struct vde_step *s, unsigned int tag)
 {
 	bool rd = s->op == VDE_STEP_READ;
+	bool fixed = u->fixed_bufs && !s->own_buf;
 
-	if (u->fixed_bufs && rd)
+	if (fixed && rd)
 		io_uring_prep_read_fixed(sqe, fd, s->buf, s->len, s->off, tag);
-	else if (u->fixed_bufs)
+	else if (fixed)
 		io_uring_prep_write_fixed(sqe, fd, s->buf, s->len, s->off, tag);
 	else if (rd)
 		io_uring_prep_read(sqe, fd, s->buf, s->len, s->off);
@@ -209,6 +210,9 @@ static void uq_prep_rw(struct vde_uq *u, struct io_uring_sqe *sqe, int fd,
 		io_uring_prep_write(sqe, fd, s->buf, s->len, s->off);
 	sqe->rw_flags = s->dsync ? RWF_DSYNC : 0;
 }
+
+/* How long a request waits for a partial unit another write holds. */
+static struct __kernel_timespec uq_wait = { .tv_nsec = 20000 };
 
 static void uq_prep_io(struct vde_uq *u, unsigned int tag)
 {
@@ -221,6 +225,11 @@ static void uq_prep_io(struct vde_uq *u, unsigned int tag)
 	case VDE_STEP_WRITE:
 		uq_prep_rw(u, sqe, fd, s, tag);
 		break;
+	case VDE_STEP_WAIT:
+		io_uring_prep_timeout(sqe, &uq_wait, 0, 0);
+		io_uring_sqe_set_data64(sqe, UQ_IO | tag);
+		u->io_inflight++;
+		return;
 	case VDE_STEP_FSYNC:
 		io_uring_prep_fsync(sqe, u->file,
 				    s->dsync ? IORING_FSYNC_DATASYNC : 0);

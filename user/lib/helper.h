@@ -80,6 +80,7 @@ enum vde_step_op {
 	VDE_STEP_WRITE,
 	VDE_STEP_FSYNC,
 	VDE_STEP_FALLOCATE,
+	VDE_STEP_WAIT,
 };
 
 /**
@@ -88,15 +89,21 @@ enum vde_step_op {
  * @dsync: WRITE: with RWF_DSYNC; FSYNC: fdatasync rather than fsync
  * @direct: use the O_DIRECT file descriptor (offset, length and buffer
  *	are aligned to &vde_hgeom.dio_align)
+ * @own_buf: READ, WRITE: @buf is the request's own memory, not in the
+ *	tag's buffer (so not a registered buffer)
  * @mode: FALLOCATE: the fallocate(2) mode
  * @off: backing file offset
  * @len: bytes
- * @buf: READ, WRITE: memory in the tag's buffer
+ * @buf: READ, WRITE: memory in the tag's buffer, or of the request
+ *
+ * %VDE_STEP_WAIT is no I/O: wait a moment (another request holds an
+ * encrypted unit this one must read, modify and write), then ask again.
  */
 struct vde_step {
 	enum vde_step_op op;
 	bool dsync;
 	bool direct;
+	bool own_buf;
 	int mode;
 	uint64_t off;
 	uint64_t len;
@@ -111,10 +118,21 @@ struct vde_step {
  * @result: the result to commit once @done
  * @done: finished; @result is final
  * @checked: the request was checked
- * @prepared: WRITE: the buffer has been encrypted
+ * @prepared: WRITE: the partial units are read and merged, the buffer is
+ *	encrypted
  * @zero_fill: WRITE_ZEROES: the current plain extent is zeroed by writing
  *	zeros, fallocate(2) having refused
  * @synced: the trailing fdatasync of a FUA discard or write-zeroes is done
+ * @nr_units: encrypted 4096-byte units the request covers only in part (at
+ *	its start or end, with 512-byte logical blocks): 0, 1 or 2
+ * @unit_steps: unit reads (then, for a write, unit writes) done
+ * @locked: a write holds its partial units against other writes
+ * @units: the partial units' device offsets
+ * @rmw: memory for the partial units, 4096 bytes each
+ * @mid: request bytes [@mid, @end) are read or written in the tag's
+ *	buffer; the rest lies in partial units
+ * @end: see @mid
+ * @g: the device, for the unit locks
  * @step: the step in flight, valid between vde_req_next() and
  *	vde_req_done()
  */
@@ -128,6 +146,14 @@ struct vde_req {
 	bool prepared;
 	bool zero_fill;
 	bool synced;
+	uint8_t nr_units;
+	uint8_t unit_steps;
+	bool locked;
+	uint64_t units[2];
+	uint8_t *rmw;
+	uint64_t mid;
+	uint64_t end;
+	const struct vde_hgeom *g;
 	struct vde_step step;
 };
 
@@ -145,8 +171,8 @@ void vde_req_init(struct vde_req *r, const struct vde_io_desc *d, uint8_t *buf);
  * @x: the thread's cipher, or NULL if the key is not known
  * @r: the request
  *
- * Checks the request when it starts (range, alignment of encrypted
- * extents to 4096 bytes, hidden blocks, read-only device) and does the
+ * Checks the request when it starts (range, hidden blocks, read-only
+ * device, write-zeroes of part of an encrypted unit) and does the
  * CPU work due before the next step: encrypting a write's encrypted
  * extents in place, filling a chunk of encrypted zeros, decrypting a
  * read's encrypted extents and zeroing its hidden ones once it is read.

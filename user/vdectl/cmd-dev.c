@@ -332,16 +332,6 @@ int vdectl_cmd_attach(int argc, char **argv)
 		goto out_close;
 	encrypted = map_encrypted(map, nmap);
 	helper = encrypted || a.via_helper;
-	/*
-	 * A 512-byte write into an encrypted 4096-byte XTS unit would need a
-	 * read-modify-write, which the helper does not do.
-	 */
-	if (encrypted && a.add.logical_block_size != VDE_XTS_UNIT_SIZE) {
-		vdectl_err("%s: encrypted regions need --logical-block-size 4096 (their data units are 4096 bytes)",
-			   a.image);
-		ret = VDECTL_EXIT_FAIL;
-		goto out_close;
-	}
 	/* The key is checked before vde.ko is even looked for. */
 	if (encrypted)
 		ret = vdectl_helper_key(&img, a.image, &a.ho, &key);

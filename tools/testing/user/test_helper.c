@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -201,17 +202,155 @@ TEST_F(hreq, write_zeroes_nounmap_fua)
 	EXPECT_EQ(DATA_OFF + NR_BLOCKS * BS + BS, st.st_size);
 }
 
-TEST_F(hreq, misaligned_encrypted_einval)
+/*
+ * 512-byte logical blocks: requests that start or end inside an encrypted
+ * unit are read, modified and written a whole unit at a time.  Offsets
+ * are bytes from block 6 (blocks 6-11 encrypted, 12-13 plain).
+ */
+static const struct { uint32_t off, len; } partial[] = {
+	{ 512, 512 },			/* inside unit 6 */
+	{ BS - 512, 1024 },		/* the end of unit 6, the start of 7 */
+	{ 3 * BS + 1536, 2 * BS },	/* partial units 9 and 11, all of 10 */
+	{ 5 * BS + 3584, 1024 },	/* the end of unit 11 into plain 12 */
+	{ 2 * BS, BS + 512 },		/* all of unit 8, the start of 9 */
+	{ 0, 512 },			/* the start of unit 6 */
+};
+
+TEST_F(hreq, partial_units_read_modify_write)
 {
-	/* Starts inside a data unit; ends inside one; a partial unit. */
-	EXPECT_EQ(-EINVAL, serve(self, VDE_IO_OP_READ, 0, 6 * BS + 512, BS));
-	EXPECT_EQ(-EINVAL, serve(self, VDE_IO_OP_READ, 0, 5 * BS, BS + 512));
-	EXPECT_EQ(-EINVAL, serve(self, VDE_IO_OP_WRITE, 0, 7 * BS, 512));
-	EXPECT_EQ(-EINVAL, serve(self, VDE_IO_OP_WRITE_ZEROES, 0, 8 * BS, 1024));
-	/* Misaligned plain I/O is fine. */
+	static uint8_t model[8 * BS], want[8 * BS], got[8 * BS];
+	unsigned int i;
+
+	/* (A write leaves ciphertext in the buffer: the model is rebuilt.) */
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(2 * BS, write_blocks(self, 6 + 2 * i, 2, 40 + i));
+		pattern(model + 2 * i * BS, 2 * BS, 40 + i);
+	}
+	for (i = 0; i < sizeof(partial) / sizeof(partial[0]); i++) {
+		pattern(self->buf, partial[i].len, 50 + i);
+		pattern(model + partial[i].off, partial[i].len, 50 + i);
+		ASSERT_EQ((int32_t)partial[i].len,
+			  serve(self, VDE_IO_OP_WRITE, 0, 6 * BS + partial[i].off,
+				partial[i].len)) TH_LOG("write %u", i);
+	}
+	/* The file holds the model: encrypted by whole units, then plain. */
+	ASSERT_EQ(0, oracle(VDE_BASE + 6 * BS, model, want, 6 * BS, 1));
+	memcpy(want + 6 * BS, model + 6 * BS, 2 * BS);
+	file_blocks(self->fd, 6, 8, got);
+	EXPECT_EQ(0, memcmp(want, got, sizeof(want)));
+	/* Partial reads return the model's bytes and nothing around them. */
+	for (i = 0; i < sizeof(partial) / sizeof(partial[0]); i++) {
+		memset(self->buf, 0xcc, 2 * BS + 1);
+		ASSERT_EQ((int32_t)partial[i].len,
+			  serve(self, VDE_IO_OP_READ, 0, 6 * BS + partial[i].off,
+				partial[i].len));
+		EXPECT_EQ(0, memcmp(model + partial[i].off, self->buf,
+				    partial[i].len)) TH_LOG("read %u", i);
+		EXPECT_EQ(0xcc, self->buf[partial[i].len]);
+	}
+	/* Misaligned plain I/O is fine too. */
 	pattern(self->buf, 512, 10);
 	EXPECT_EQ(512, serve(self, VDE_IO_OP_WRITE, 0, BS + 512, 512));
 	EXPECT_EQ(512, serve(self, VDE_IO_OP_READ, 0, BS + 512, 512));
+}
+
+TEST_F(hreq, partial_units_zeroes_and_discard)
+{
+	static uint8_t model[3 * BS], zero[BS], got[BS];
+
+	ASSERT_EQ(2 * BS, write_blocks(self, 6, 2, 60));
+	pattern(model, 2 * BS, 60);
+	ASSERT_EQ(BS, write_blocks(self, 8, 1, 61));
+	pattern(model + 2 * BS, BS, 61);
+	/* Zeroing part of a unit: the block layer writes zeros instead. */
+	EXPECT_EQ(-EOPNOTSUPP, serve(self, VDE_IO_OP_WRITE_ZEROES, 0, 6 * BS + 512, 1024));
+	/* A discard from inside unit 6 to inside unit 8 punches unit 7 only. */
+	EXPECT_EQ(2 * BS, serve(self, VDE_IO_OP_DISCARD, 0, 6 * BS + 2048, 2 * BS));
+	file_blocks(self->fd, 7, 1, got);
+	EXPECT_EQ(0, memcmp(zero, got, BS));
+	ASSERT_EQ(BS, serve(self, VDE_IO_OP_READ, 0, 6 * BS, BS));
+	EXPECT_EQ(0, memcmp(model, self->buf, BS));
+	ASSERT_EQ(BS, serve(self, VDE_IO_OP_READ, 0, 8 * BS, BS));
+	EXPECT_EQ(0, memcmp(model + 2 * BS, self->buf, BS));
+	/* Inside one unit: nothing to punch, nothing changes. */
+	EXPECT_EQ(1024, serve(self, VDE_IO_OP_DISCARD, 0, 8 * BS + 512, 1024));
+	ASSERT_EQ(BS, serve(self, VDE_IO_OP_READ, 0, 8 * BS, BS));
+	EXPECT_EQ(0, memcmp(model + 2 * BS, self->buf, BS));
+}
+
+/*
+ * Two threads write 512-byte sectors of the same encrypted units, thread
+ * @half into sectors 4 * half to 4 * half + 3: neither may lose the other's
+ * writes.  Sector s of a half is last written in round ROUNDS - 4 + s.
+ */
+#define ROUNDS	200
+struct rmw_writer {
+	const struct vde_hgeom *g;
+	int fd;
+	unsigned int half;
+	int bad;
+};
+
+static unsigned int sector_seed(unsigned int half, unsigned int unit,
+				unsigned int round)
+{
+	return 1000 + half * 100000 + unit * 1000 + round;
+}
+
+static void *rmw_writer_run(void *p)
+{
+	struct rmw_writer *w = p;
+	uint8_t key[VDE_XTS_KEY_SIZE], *buf = aligned_alloc(BS, BUF_SIZE);
+	struct vde_xts *x = NULL;
+	unsigned int round, unit;
+
+	test_key(key);
+	if (!buf || vde_xts_new(key, &x)) {
+		w->bad = -1;
+		goto out;
+	}
+	for (round = 0; round < ROUNDS; round++) {
+		for (unit = 6; unit < 12; unit++) {
+			struct vde_io_desc d = {
+				.op = VDE_IO_OP_WRITE, .nr_bytes = 512,
+				.offset = unit * BS + (4 * w->half + round % 4) * 512,
+			};
+
+			pattern(buf, 512, sector_seed(w->half, unit, round));
+			if (vde_req_serve(w->g, x, -1, w->fd, &d, buf) != 512)
+				w->bad++;
+		}
+	}
+out:
+	vde_xts_free(x);
+	free(buf);
+	return NULL;
+}
+
+TEST_F(hreq, partial_units_concurrent_writers)
+{
+	struct rmw_writer w[2] = {
+		{ &self->g, self->fd, 0, 0 }, { &self->g, self->fd, 1, 0 },
+	};
+	pthread_t t[2];
+	uint8_t want[512];
+	unsigned int i, unit, sector;
+
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, rmw_writer_run, &w[i]));
+	for (i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, w[i].bad);
+	}
+	for (unit = 6; unit < 12; unit++) {
+		ASSERT_EQ(BS, serve(self, VDE_IO_OP_READ, 0, unit * BS, BS));
+		for (sector = 0; sector < 8; sector++) {
+			pattern(want, 512, sector_seed(sector / 4, unit,
+						       ROUNDS - 4 + sector % 4));
+			EXPECT_EQ(0, memcmp(want, self->buf + sector * 512, 512))
+				TH_LOG("unit %u sector %u", unit, sector);
+		}
+	}
 }
 
 TEST_F(hreq, flush_discard_fua)
@@ -403,7 +542,16 @@ TEST(pool_workers_bounds)
 	EXPECT_GE(64, vde_pool_workers(&h));
 }
 
-/* The io_uring path, direct I/O where /tmp allows it. */
+/* An io_uring queue @q, direct I/O where /tmp allows it. */
+static int uring_queue(FIXTURE_DATA(hfake) *self, unsigned int q,
+		       struct vde_uq **u)
+{
+	self->h.fd_direct = open(self->path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	self->h.geom.dio_align = self->h.fd_direct >= 0 ? BS : 0;
+	return vde_uq_new(&self->h, q, u);
+}
+
+/* The io_uring path. */
 TEST_F(hfake, uring_local)
 {
 	uint8_t plain[2 * BS], want[2 * BS], got[2 * BS];
@@ -415,9 +563,7 @@ TEST_F(hfake, uring_local)
 	ret = vde_uring_probe();
 	if (ret)
 		SKIP(return, "io_uring unavailable: %s", strerror(-ret));
-	self->h.fd_direct = open(self->path, O_RDWR | O_DIRECT | O_CLOEXEC);
-	self->h.geom.dio_align = self->h.fd_direct >= 0 ? BS : 0;
-	ASSERT_EQ(0, vde_uq_new(&self->h, 1, &u));
+	ASSERT_EQ(0, uring_queue(self, 1, &u));
 
 	set_desc(self, 1, 0, VDE_IO_OP_WRITE, 10, 2, 30);
 	set_desc(self, 1, 1, VDE_IO_OP_WRITE_ZEROES, 6, 4, 0);
@@ -444,6 +590,58 @@ TEST_F(hfake, uring_local)
 	ASSERT_EQ(0, vde_uq_serve_local(u, rtags, 1, res));
 	memset(want, 0, BS);
 	EXPECT_EQ(0, memcmp(want, vde_helper_buf(&self->h, 1, 3), BS));
+	vde_uq_free(u);
+}
+
+/*
+ * 512-byte writes into one encrypted unit from three tags at once: each
+ * reads, modifies and writes the whole unit, one after the other (the
+ * others wait), so none is lost; then a partial read of them.
+ */
+TEST_F(hfake, uring_partial_units)
+{
+	unsigned int tags[] = { 0, 1, 2 }, rtags[] = { 3 };
+	uint8_t base[BS], want[BS];
+	int32_t res[DEPTH];
+	struct vde_uq *u;
+	unsigned int i;
+	int ret;
+
+	ret = vde_uring_probe();
+	if (ret)
+		SKIP(return, "io_uring unavailable: %s", strerror(-ret));
+	ASSERT_EQ(0, uring_queue(self, 0, &u));
+
+	set_desc(self, 0, 0, VDE_IO_OP_WRITE, 7, 1, 70);
+	ASSERT_EQ(0, vde_uq_serve_local(u, tags, 1, res));
+	ASSERT_EQ(BS, res[0]);
+	pattern(base, BS, 70);
+	memcpy(want, base, BS);
+	for (i = 0; i < 3; i++) {
+		struct vde_io_desc *d = &self->desc[0][i];
+
+		memset(d, 0, sizeof(*d));
+		d->op = VDE_IO_OP_WRITE;
+		d->offset = 7 * BS + (1 + 2 * i) * 512;
+		d->nr_bytes = 512;
+		d->seq = 1;
+		pattern(vde_helper_buf(&self->h, 0, i), 512, 71 + i);
+		memcpy(want + (1 + 2 * i) * 512, vde_helper_buf(&self->h, 0, i), 512);
+	}
+	ASSERT_EQ(0, vde_uq_serve_local(u, tags, 3, res));
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(512, res[i]) TH_LOG("tag %u", i);
+
+	set_desc(self, 0, 3, VDE_IO_OP_READ, 7, 1, 0);
+	ASSERT_EQ(0, vde_uq_serve_local(u, rtags, 1, res));
+	EXPECT_EQ(BS, res[3]);
+	EXPECT_EQ(0, memcmp(want, vde_helper_buf(&self->h, 0, 3), BS));
+
+	self->desc[0][3].offset = 7 * BS + 1536;
+	self->desc[0][3].nr_bytes = 1024;
+	ASSERT_EQ(0, vde_uq_serve_local(u, rtags, 1, res));
+	EXPECT_EQ(1024, res[3]);
+	EXPECT_EQ(0, memcmp(want + 1536, vde_helper_buf(&self->h, 0, 3), 1024));
 	vde_uq_free(u);
 }
 
