@@ -11,6 +11,7 @@
 #   make bench               benchmarks in a VM: vde against loop and dm-crypt
 #   make soak                bounded soak in a VM (SOAK_SECONDS, default 60)
 #   make powercut            power cuts during writes (KERNEL, ROUNDS)
+#   make debug-check         the VM suite on a KASAN/lockdep/kmemleak kernel
 #   make man                 the man pages, into build/man/
 #   make install             vdectl, man pages, udev rule, systemd units,
 #                            completion, /etc files (DESTDIR, PREFIX=/usr)
@@ -52,7 +53,7 @@ define build_modules
 	done
 endef
 
-.PHONY: all module modules-all user deps check demo bench soak powercut clean help
+.PHONY: all module modules-all user deps check demo bench soak powercut debug-check clean help
 .PHONY: man install uninstall deb
 
 all: module user
@@ -89,12 +90,16 @@ powercut: modules-all user
 	@$(MAKE) -s -C tools/testing/selftests/vde
 	tools/testing/powercut.sh --kernel $(or $(KERNEL),6.1) --rounds $(or $(ROUNDS),3)
 
+debug-check: user
+	tools/testing/vm/debug-kernel.sh
+	tools/testing/check.sh --kernel debug --vm-only
+
 clean:
 	rm -rf build
 	@$(MAKE) -C user clean
 
 help:
-	@sed -n '3,20p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,21p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- installation (Documentation/install.rst) -----------------------------
 # vde.ko itself is installed by DKMS (dkms.conf, the vde-dkms package).

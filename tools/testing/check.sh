@@ -6,7 +6,11 @@
 # VM per guest kernel.  Ends with "N passed, N failed, N skipped" and exits
 # non-zero if anything failed.
 #
-#   tools/testing/check.sh [--kernel 6.1|6.12|all] [--no-vm] [--no-deps]
+#   tools/testing/check.sh [--kernel 6.1|6.12|all|debug] [--no-vm] [--no-deps]
+#                          [--vm-only]
+#
+# --vm-only runs only the VM suite (make debug-check uses it with the debug
+# kernel of tools/testing/vm/debug-kernel.sh).
 #
 # Logs and KTAP files are kept in build/test-results/.
 
@@ -17,13 +21,15 @@ res=$top/build/test-results
 kernel=all
 vm=1
 deps=1
+vmonly=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) kernel=$2; shift 2 ;;
 	--kernel=*) kernel=${1#*=}; shift ;;
 	--no-vm) vm=0; shift ;;
 	--no-deps) deps=0; shift ;;
-	*) echo "usage: $0 [--kernel 6.1|6.12|all] [--no-vm] [--no-deps]" >&2; exit 2 ;;
+	--vm-only) vmonly=1; deps=0; shift ;;
+	*) echo "usage: $0 [--kernel 6.1|6.12|all|debug] [--no-vm] [--no-deps] [--vm-only]" >&2; exit 2 ;;
 	esac
 done
 
@@ -86,6 +92,7 @@ while read -r label _rest; do
 		labels+=("$label")
 	fi
 done <tools/testing/vm/kernels.conf
+[ "$kernel" = debug ] && labels=(debug)
 
 echo "# vde test suite"
 if [ $deps = 1 ] && ! tools/testing/deps.sh >"$res/deps.log" 2>&1; then
@@ -101,6 +108,9 @@ for label in "${labels[@]}"; do
 done
 echo "# kernels: $(for i in "${!labels[@]}"; do printf '%s=%s ' "${labels[$i]}" "${kvers[$i]}"; done)"
 
+# Everything up to the VM suite is skipped by --vm-only (the block is not
+# indented, to keep the sections readable).
+if [ $vmonly = 0 ]; then
 # A pin that has left the archive falls back to the metapackage's kernel of
 # the same series, one that apt can still fetch.
 pin_fallback() {
@@ -191,6 +201,16 @@ step "systemd: unit files pass systemd-analyze verify" $pkg systemd
 step "systemd: generator wants one unit per vdetab image" $pkg generator
 step "completion: every vdectl command and option" $pkg completion
 
+else
+	for i in "${!labels[@]}"; do
+		step "build: vde.ko for ${labels[$i]} (${kvers[$i]})" make -s KDIR="$(
+			[ "${labels[$i]}" = debug ] && echo .cache/debug-kernel/build ||
+			echo /usr/src/linux-headers-"${kvers[$i]}")" module
+	done
+	step "build: userspace" make -s -C user
+	step "build: selftests" make -s -C tools/testing/selftests/vde
+fi
+
 # --- VM suite -------------------------------------------------------------
 # vm_health LABEL OUTDIR LOG [WHAT]: the VM's kernel health as one test.
 vm_health() {
@@ -205,7 +225,7 @@ vm_health() {
 
 # vm_script LABEL NAME WHAT TIMEOUT CMD...: CMD's KTAP in a VM of its own.
 vm_script() {
-	local label=$1 name=$2 what=$3 timeout=$4
+	local label=$1 name=$2 what=$3 timeout=$(($4 * slow))
 	shift 4
 	echo "# vm $label: $what"
 	tools/testing/vm/run --kernel "$label" --out "$res/vm-$name" \
@@ -220,9 +240,17 @@ vm_script() {
 
 if [ $vm = 1 ]; then
 	for label in "${labels[@]}"; do
+		# The debug kernel runs everything several times slower: its
+		# selftests get a build of their own with longer per-test timeouts.
+		slow=1 ksft=build/selftests/vde
+		if [ "$label" = debug ]; then
+			slow=${VDE_DEBUG_SLOWDOWN:-6} ksft=build/selftests-debug/vde
+			make -s -C tools/testing/selftests/vde OUTPUT="$top/$ksft"
+			sed -i "s/^timeout=.*/timeout=$((300 * slow))/" "$ksft/settings"
+		fi
 		echo "# vm $label: selftests"
-		tools/testing/vm/run --kernel "$label" --out "$res/vm" --timeout 900 \
-			-- make -s -C tools/testing/selftests/vde run_tests \
+		tools/testing/vm/run --kernel "$label" --out "$res/vm" --timeout $((900 * slow)) \
+			-- make -s -C tools/testing/selftests/vde OUTPUT="$top/$ksft" run_tests \
 			>"$res/vm-$label.log" 2>&1
 		if [ -s "$res/vm/$label/output" ]; then
 			ktap 1 "vm/$label" "$res/vm/$label/output"
@@ -244,8 +272,8 @@ if [ $vm = 1 ]; then
 			-t "${FUZZ_SECONDS:-60}"
 		# Power cut during acknowledged writes: two VMs on one disk.
 		echo "# vm $label: power cut"
-		run_ktap "vm/$label: power cut" tools/testing/powercut.sh --kernel "$label" \
-			--out "$res/vm-powercut-$label"
+		VDE_VM_TIMEOUT=$((600 * slow)) run_ktap "vm/$label: power cut" \
+			tools/testing/powercut.sh --kernel "$label" --out "$res/vm-powercut-$label"
 	done
 fi
 

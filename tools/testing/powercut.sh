@@ -63,7 +63,7 @@ for r in $(seq 1 "$rounds"); do
 	truncate -s 1G "$disk"
 	w=$out/write$r c=$out/check$r
 	$run --kernel "$kernel" --out "$w" --disk "$disk" --power-cut "cut-now:$cut" \
-		--timeout 600 -- "$t" write "$s" $noflush >"$out/write$r.log" 2>&1
+		--timeout "${VDE_VM_TIMEOUT:-600}" -- "$t" write "$s" $noflush >"$out/write$r.log" 2>&1
 	wrc=$?
 	d=$w/$kernel
 	acks=$(cat "$d/acked-plain" "$d/acked-enc" 2>/dev/null | grep -c '^D ')
@@ -73,7 +73,7 @@ for r in $(seq 1 "$rounds"); do
 	result "$([ $wrc = 0 ] && [ "$(cat "$d/health" 2>/dev/null)" = ok ] && echo 0 || echo 1)" \
 		"round $r: the kernel was healthy up to the cut"
 
-	$run --kernel "$kernel" --out "$c" --disk "$disk" --timeout 600 \
+	$run --kernel "$kernel" --out "$c" --disk "$disk" --timeout "${VDE_VM_TIMEOUT:-600}" \
 		-- "$t" check "$s" "$d" >"$out/check$r.log" 2>&1
 	crc=$?
 	# The check VM's own results, renumbered into this round.

@@ -51,6 +51,9 @@ mount --bind "$VDE_SRC/.cache/kernels/$VDE_KVER/lib/modules" /lib/modules
 hostname vde-vm
 
 cat /proc/sys/kernel/tainted >$out/taint.before
+# On a kmemleak kernel (the debug kernel), only leaks from now on count.
+kmemleak=/sys/kernel/debug/kmemleak
+[ -w $kmemleak ] && echo clear >$kmemleak
 echo "${VDE_HUNG_TASK_SECS:-60}" >/proc/sys/kernel/hung_task_timeout_secs
 
 if ! modprobe -q virtio_blk || ! modprobe -q ext4 ||
@@ -70,6 +73,18 @@ timeout -k 10 "$VDE_TIMEOUT" bash -c "$VDE_CMD" </dev/null 2>&1 |
 status=${PIPESTATUS[0]}
 [ "$status" = 124 ] && note "command timed out after ${VDE_TIMEOUT}s"
 echo "vde-vm: end: status $status" >/dev/kmsg
+
+# Leaks of objects whose allocation went through vde, found while the module
+# is still loaded (so that its frames have names).  kmemleak reports objects
+# at least 5 s old, hence the second scan.
+if [ -w $kmemleak ]; then
+	echo scan >$kmemleak
+	sleep 6
+	echo scan >$kmemleak
+	awk '/^unreferenced object/ { if (blk ~ /vde/) printf "%s", blk; blk = "" }
+	     { blk = blk $0 "\n" }
+	     END { if (blk ~ /vde/) printf "%s", blk }' $kmemleak >$out/kmemleak
+fi
 
 # Unloading must work after any test: it is part of every run's verdict.
 if [ -e /sys/module/vde ] && ! rmmod vde 2>$out/rmmod; then
