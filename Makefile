@@ -8,7 +8,8 @@
 #   make deps                install build/test dependencies (Debian 12)
 #   make check               every test: style gates, host tests, VM suite
 #   make demo                the built-in example, end to end in a VM
-#   make bench               benchmarks in a VM: vde against loop and dm-crypt
+#   make bench               benchmarks in a VM: vde against loop and dm-crypt,
+#                            exported against direct (BENCH="plain enc export")
 #   make soak                bounded soak in a VM (SOAK_SECONDS, default 60)
 #   make powercut            power cuts during writes (KERNEL, ROUNDS)
 #   make debug-check         the VM suite on a KASAN/lockdep/kmemleak kernel
@@ -79,7 +80,8 @@ demo:
 
 bench: modules-all user
 	@$(MAKE) -s -C tools/testing/selftests/vde
-	tools/testing/vm/run --kernel $(or $(KERNEL),all) --timeout 1800 -- sh -c "tools/testing/bench/plain.sh && tools/testing/bench/enc.sh"
+	tools/testing/vm/run --kernel $(or $(KERNEL),all) --timeout 3600 -- sh -c \
+		'for b in $(or $(BENCH),plain enc export); do tools/testing/bench/$$b.sh || exit; done'
 
 soak: modules-all user
 	@$(MAKE) -s -C tools/testing/selftests/vde
@@ -99,7 +101,7 @@ clean:
 	@$(MAKE) -C user clean
 
 help:
-	@sed -n '3,21p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,22p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- installation (Documentation/install.rst) -----------------------------
 # vde.ko itself is installed by DKMS (dkms.conf, the vde-dkms package).

@@ -2,7 +2,13 @@
 #
 # Shared by the benchmarks: fio measurements of two devices in the same
 # run, in the order A, B, B, A, and a table of ratios A / B.  Sourced;
-# expects $runtime.
+# uses $runtime, which it defaults (with $size, $top and $vdetest) from
+# VDE_BENCH_RUNTIME and VDE_BENCH_SIZE if the script has not set them.
+
+: "${runtime:=${VDE_BENCH_RUNTIME:-8}}"
+: "${size:=${VDE_BENCH_SIZE:-1G}}"
+: "${top:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}"
+: "${vdetest:=$top/build/selftests/vde/vdetest}"
 
 # measure DEV RW BS QD [FIO OPTIONS...]: "iops kib_per_s" of one fio run.
 measure() {
