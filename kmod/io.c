@@ -84,18 +84,21 @@ static int vde_rq_iter(struct vde_cmd *cmd, struct request *rq,
 	struct bio_vec tmp;
 	unsigned int nr = 0;
 
+	/*
+	 * Multi-page bvecs: bio_segments() counts pages, and an iterator
+	 * told of more segments than the array has reads past its end.
+	 */
+	rq_for_each_bvec(tmp, rq, rq_iter)
+		nr++;
 	if (bio == rq->biotail) {
 		struct bio_vec *bvec = __bvec_iter_bvec(bio->bi_io_vec,
 							bio->bi_iter);
 
-		iov_iter_bvec(iter, dir, bvec, bio_segments(bio),
-			      blk_rq_bytes(rq));
+		iov_iter_bvec(iter, dir, bvec, nr, blk_rq_bytes(rq));
 		iter->iov_offset = bio->bi_iter.bi_bvec_done;
 		return 0;
 	}
 
-	rq_for_each_bvec(tmp, rq, rq_iter)
-		nr++;
 	cmd->bvec = kmalloc_array(nr, sizeof(*cmd->bvec), GFP_NOIO);
 	if (!cmd->bvec)
 		return -ENOMEM;
