@@ -97,7 +97,9 @@ for k in "${kinds[@]}"; do
 done
 fsck_clean() {
 	"$VDECTL" detach --all || fail "detach" || return
-	umount "$mnt" || fail "umount" || return
+	# The encrypted image's helper exits, closing the image, only once it
+	# has seen its device go: umount waits for it (10 s at most).
+	wait_for 100 umount "$mnt" 2>/dev/null || fail "umount" || return
 	e2fsck -fn "$disk"
 }
 ktap_run "the backing file system is clean (e2fsck -fn)" fsck_clean
