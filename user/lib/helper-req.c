@@ -179,8 +179,7 @@ static int plan_units(const struct vde_hgeom *g, struct vde_req *r)
 	uint64_t off = r->d.offset, end = off + r->d.nr_bytes;
 	uint64_t head = off & ~XTS_MASK, tail = (end - 1) & ~XTS_MASK;
 
-	r->mid = 0;
-	r->end = r->d.nr_bytes;
+	/* vde_req_init() left [mid, end) the whole request. */
 	if (!r->d.nr_bytes)
 		return 0;
 	if ((off & XTS_MASK) && enc_at(g, off)) {
@@ -318,32 +317,41 @@ static int unit_apply(const struct vde_hgeom *g, struct vde_xts *x,
 	return vde_xts_encrypt(x, g->vde_base + uoff, u, u, UNIT);
 }
 
-/* Set up a read or write of @len bytes of @buf at request byte @pos. */
-static void step_rw(const struct vde_hgeom *g, struct vde_req *r,
-		    enum vde_step_op op, uint64_t pos, uint64_t len,
-		    uint8_t *buf)
+/*
+ * Set up a read or write of @len bytes of @buf at backing file offset @off;
+ * @own_buf: @buf is the request's own memory, not the tag's buffer.
+ */
+static void step_io(const struct vde_hgeom *g, struct vde_req *r,
+		    enum vde_step_op op, uint64_t off, uint64_t len,
+		    uint8_t *buf, bool own_buf)
 {
 	struct vde_step *s = &r->step;
 	uint64_t a = g->dio_align;
 
 	s->op = op;
-	s->off = g->data_offset + r->d.offset + pos;
+	s->off = off;
 	s->len = len;
 	s->buf = buf;
 	s->dsync = op == VDE_STEP_WRITE && (r->d.flags & VDE_IO_F_FUA);
 	s->direct = a && !((s->off | s->len | (uintptr_t)buf) & (a - 1));
-	s->own_buf = false;
+	s->own_buf = own_buf;
 	s->mode = 0;
+}
+
+/* Set up a read or write of @len bytes of @buf at request byte @pos. */
+static void step_rw(const struct vde_hgeom *g, struct vde_req *r,
+		    enum vde_step_op op, uint64_t pos, uint64_t len,
+		    uint8_t *buf)
+{
+	step_io(g, r, op, g->data_offset + r->d.offset + pos, len, buf, false);
 }
 
 /* Set up a read or write of partial unit @i, whole, in the request's memory. */
 static void step_unit(const struct vde_hgeom *g, struct vde_req *r,
 		      enum vde_step_op op, unsigned int i)
 {
-	step_rw(g, r, op, 0, UNIT, r->rmw + i * UNIT);
-	r->step.off = g->data_offset + r->units[i];
-	r->step.direct = g->dio_align && !(r->step.off & (g->dio_align - 1));
-	r->step.own_buf = true;
+	step_io(g, r, op, g->data_offset + r->units[i], UNIT,
+		r->rmw + i * UNIT, true);
 }
 
 static void step_other(struct vde_req *r, enum vde_step_op op, int mode,
