@@ -29,6 +29,15 @@ cfs=/sys/kernel/config
 wwn_iscsi=iqn.2003-01.org.linux-iscsi.vde:test
 nqn=nqn.2014-08.org.vde:test
 
+# With lockdep on (the debug kernel of tools/testing/vm/debug-kernel.sh),
+# 6.1's nvmet_tcp draws a circular-dependency report of its own when a
+# queue is released (release_work flushing nvmet-wq; no vde frame).
+# Lockdep switches itself off after its first report, so the NVMe/TCP part
+# is skipped there to keep lockdep watching vde for the rest of the run.
+nvme_skip=''
+[ -e /proc/lockdep ] && [[ $(uname -r) == 6.1.* ]] &&
+	nvme_skip="lockdep on 6.1: nvmet_tcp's own queue-release report"
+
 for t in targetcli fio sg_vpd dbus-daemon; do
 	command -v $t >/dev/null || ktap_skip_all "$t is not installed"
 done
@@ -200,7 +209,7 @@ detach_refused() {
 	cat "$tmp/out"
 	grep -q "exported by LIO backstore iblock_[0-9]*/vde_test" "$tmp/out" ||
 		fail "no LIO export named" || return
-	grep -q "exported by nvmet subsystem $nqn namespace 1" "$tmp/out" ||
+	[ -n "$nvme_skip" ] || grep -q "exported by nvmet subsystem $nqn namespace 1" "$tmp/out" ||
 		fail "no nvmet export named" || return
 	[ -b "$dev" ] || fail "$dev is gone"
 }
@@ -211,15 +220,17 @@ detach_forced() {
 	[ -e "/sys/block/${dev#/dev/}" ] && { fail "$dev still exists"; return; }
 	dd if="$sd" of=/dev/null bs=$BS count=1 iflag=direct status=none 2>/dev/null &&
 		{ fail "a read through tcm_loop succeeded after the detach"; return; }
-	timeout 60 dd if="$nvme_dev" of=/dev/null bs=$BS count=1 iflag=direct status=none 2>/dev/null &&
+	[ -z "$nvme_skip" ] && timeout 60 dd if="$nvme_dev" of=/dev/null bs=$BS count=1 iflag=direct status=none 2>/dev/null &&
 		{ fail "a read through NVMe/TCP succeeded after the detach"; return; }
 	return 0
 }
 
 exports_removed() {
-	nvme disconnect -n "$nqn" >/dev/null || fail "nvme disconnect" || return
-	nvmet_teardown "$nqn" || fail "nvmet teardown" || return
-	[ ! -e "$nvmet/subsystems/$nqn" ] || fail "the nvmet subsystem is left" || return
+	if [ -z "$nvme_skip" ]; then
+		nvme disconnect -n "$nqn" >/dev/null || fail "nvme disconnect" || return
+		nvmet_teardown "$nqn" || fail "nvmet teardown" || return
+		[ ! -e "$nvmet/subsystems/$nqn" ] || fail "the nvmet subsystem is left" || return
+	fi
 	targetcli clearconfig confirm=True >/dev/null || fail "targetcli clearconfig" || return
 	! compgen -G "$cfs/target/core/iblock_*/*/udev_path" >/dev/null ||
 		fail "a backstore is left"
@@ -239,10 +250,18 @@ ktap_run "iSCSI: discovery and login from the root namespace" iscsi_connect
 ktap_run "iSCSI: fio verify, bytes agree with the device" \
 	exported_io "$iscsi_sd" $((enc_first + 2048))
 ktap_run "iSCSI: logout" iscsi_disconnect
-ktap_run "nvmet: subsystem on the by-id link, TCP port on 127.0.0.1" nvmet_export
-ktap_run "nvme: connect, namespace wwid is the image uuid" nvme_connect
-ktap_run "nvme: fio verify, bytes agree with the device" \
-	exported_io "$nvme_dev" $((enc_first + 4096))
+if [ -z "$nvme_skip" ]; then
+	ktap_run "nvmet: subsystem on the by-id link, TCP port on 127.0.0.1" nvmet_export
+	ktap_run "nvme: connect, namespace wwid is the image uuid" nvme_connect
+	ktap_run "nvme: fio verify, bytes agree with the device" \
+		exported_io "$nvme_dev" $((enc_first + 4096))
+else
+	for t in "nvmet: subsystem on the by-id link, TCP port on 127.0.0.1" \
+		"nvme: connect, namespace wwid is the image uuid" \
+		"nvme: fio verify, bytes agree with the device"; do
+		ktap_result "$t" $KSFT_SKIP "$nvme_skip"
+	done
+fi
 ktap_run "detach of the exported device is refused, naming both exports" detach_refused
 ktap_run "detach --force removes it; exporters' I/O then fails" detach_forced
 ktap_run "the exports can be torn down after the forced detach" exports_removed
