@@ -9,12 +9,22 @@
  * buffer number tag, on the registered backing file, then completed and
  * re-armed with one VDE_RING_COMMIT_AND_FETCH.  Everything a loop
  * iteration prepares goes to the kernel with one io_uring_submit_and_wait().
+ *
+ * With a key and a cipher team (more than one CPU), the cipher work of a
+ * request (encrypting a new write, decrypting a finished read) is a job
+ * for the team, so that the queue thread goes on fetching, submitting and
+ * committing meanwhile: it serves the I/O of a queue while the team keeps
+ * every CPU on the cipher.  A finished job puts its tag on the queue's
+ * done list and, if the list was empty, writes the queue's eventfd, which
+ * the ring always has a read armed on.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <liburing.h>
 
@@ -23,6 +33,8 @@
 /* user_data: the kind of operation in bits 32-39, the tag below. */
 #define UQ_CMD		(1ULL << 32)
 #define UQ_IO		(2ULL << 32)
+#define UQ_EVENT	(3ULL << 32)
+#define UQ_KIND_MASK	(0xffULL << 32)
 #define UQ_TAG_MASK	0xffffULL
 
 _Static_assert(offsetof(struct io_uring_sqe, cmd) + sizeof(struct vde_ring_cmd) <=
@@ -45,6 +57,16 @@ _Static_assert(offsetof(struct io_uring_sqe, cmd) + sizeof(struct vde_ring_cmd) 
  * @results: serving local requests: their results, by tag, instead of
  *	COMMIT_AND_FETCH commands
  * @pending: serving local requests: requests not finished
+ * @later: completions whose handling runs the cipher, put off in uq_reap()
+ * @nr_later: entries at @later
+ * @jobs: the cipher job of each tag
+ * @efd: eventfd the team writes when @done goes from empty to not, or -1
+ *	if there is no team to hand cipher work to
+ * @event: what the armed eventfd read reads
+ * @done_lock: protects @done and @nr_done
+ * @done: tags whose cipher job has finished
+ * @nr_done: entries at @done
+ * @taken: @done as the queue thread took it
  */
 struct vde_uq {
 	struct vde_helper *h;
@@ -63,6 +85,27 @@ struct vde_uq {
 	unsigned int pending;
 	struct io_uring_cqe *later;
 	unsigned int nr_later;
+	struct uq_job *jobs;
+	int efd;
+	uint64_t event;
+	pthread_mutex_t done_lock;
+	unsigned int *done;
+	unsigned int nr_done;
+	unsigned int *taken;
+};
+
+/*
+ * struct uq_job - the cipher work of one tag's request, run by the team
+ * @w: the team's job
+ * @u: the queue
+ * @tag: the tag
+ * @more: what vde_req_next() returned
+ */
+struct uq_job {
+	struct vde_team_work w;
+	struct vde_uq *u;
+	unsigned int tag;
+	bool more;
 };
 
 int vde_uring_probe(void)
@@ -124,6 +167,41 @@ static void uq_register(struct vde_uq *u)
 	free(iov);
 }
 
+static void uq_job_fn(struct vde_team_work *w, struct vde_xts *x);
+static void uq_arm_event(struct vde_uq *u);
+
+/* Cipher jobs and their done list, if there is a team to run them. */
+static int uq_jobs_new(struct vde_uq *u)
+{
+	struct vde_helper *h = u->h;
+	unsigned int t;
+
+	if (!h->geom.team || !h->key)
+		return 0;
+	u->jobs = calloc(h->depth, sizeof(*u->jobs));
+	u->done = calloc(h->depth, sizeof(*u->done));
+	u->taken = calloc(h->depth, sizeof(*u->taken));
+	if (!u->jobs || !u->done || !u->taken)
+		return -ENOMEM;
+	for (t = 0; t < h->depth; t++) {
+		u->jobs[t].w.fn = uq_job_fn;
+		u->jobs[t].u = u;
+		u->jobs[t].tag = t;
+	}
+	u->efd = eventfd(0, EFD_CLOEXEC);
+	return u->efd < 0 ? -errno : 0;
+}
+
+static void uq_jobs_free(struct vde_uq *u)
+{
+	if (u->efd >= 0)
+		close(u->efd);
+	pthread_mutex_destroy(&u->done_lock);
+	free(u->taken);
+	free(u->done);
+	free(u->jobs);
+}
+
 int vde_uq_new(struct vde_helper *h, unsigned int q, struct vde_uq **out)
 {
 	struct vde_uq *u = calloc(1, sizeof(*u));
@@ -133,9 +211,14 @@ int vde_uq_new(struct vde_helper *h, unsigned int q, struct vde_uq **out)
 		return -ENOMEM;
 	u->h = h;
 	u->q = q;
+	u->efd = -1;
+	pthread_mutex_init(&u->done_lock, NULL);
 	u->reqs = calloc(h->depth, sizeof(*u->reqs));
 	u->later = calloc(h->depth, sizeof(*u->later));
 	if (!u->reqs || !u->later)
+		goto out_free;
+	ret = uq_jobs_new(u);
+	if (ret)
 		goto out_free;
 	ret = vde_helper_cipher(h, &u->x);
 	if (ret)
@@ -144,10 +227,12 @@ int vde_uq_new(struct vde_helper *h, unsigned int q, struct vde_uq **out)
 	if (ret)
 		goto out_free;
 	uq_register(u);
+	uq_arm_event(u);
 	*out = u;
 	return 0;
 
 out_free:
+	uq_jobs_free(u);
 	vde_xts_free(u->x);
 	free(u->later);
 	free(u->reqs);
@@ -160,6 +245,7 @@ void vde_uq_free(struct vde_uq *u)
 	if (!u)
 		return;
 	io_uring_queue_exit(&u->ring);
+	uq_jobs_free(u);
 	vde_xts_free(u->x);
 	free(u->later);
 	free(u->reqs);
@@ -245,12 +331,12 @@ static void uq_prep_io(struct vde_uq *u, unsigned int tag)
 	u->io_inflight++;
 }
 
-/* Start the next step of a tag's request, or complete it. */
-static void uq_advance(struct vde_uq *u, unsigned int tag)
+/* Submit the step vde_req_next() set for a tag, or complete the request. */
+static void uq_step(struct vde_uq *u, unsigned int tag, bool more)
 {
 	struct vde_req *r = &u->reqs[tag];
 
-	if (vde_req_next(&u->h->geom, u->x, r)) {
+	if (more) {
 		uq_prep_io(u, tag);
 	} else if (u->results) {
 		u->results[tag] = r->result;
@@ -260,29 +346,96 @@ static void uq_advance(struct vde_uq *u, unsigned int tag)
 	}
 }
 
-static void uq_start(struct vde_uq *u, unsigned int tag)
+/* Team thread: the cipher work of a tag's request, then the done list. */
+static void uq_job_fn(struct vde_team_work *w, struct vde_xts *x)
+{
+	struct uq_job *j = (struct uq_job *)w;
+	struct vde_uq *u = j->u;
+	bool first;
+
+	j->more = vde_req_next(&u->h->geom, x, &u->reqs[j->tag]);
+	pthread_mutex_lock(&u->done_lock);
+	first = !u->nr_done;
+	u->done[u->nr_done++] = j->tag;
+	pthread_mutex_unlock(&u->done_lock);
+	if (first)
+		eventfd_write(u->efd, 1);
+}
+
+/* Keep a read armed on the eventfd of the team's finished jobs. */
+static void uq_arm_event(struct vde_uq *u)
+{
+	struct io_uring_sqe *sqe;
+
+	if (u->efd < 0)
+		return;
+	sqe = uq_sqe(u);
+	io_uring_prep_read(sqe, u->efd, &u->event, sizeof(u->event), 0);
+	io_uring_sqe_set_data64(sqe, UQ_EVENT);
+}
+
+/* The team finished jobs: go on with their requests. */
+static void uq_event(struct vde_uq *u, const struct io_uring_cqe *cqe)
+{
+	unsigned int i, n;
+
+	pthread_mutex_lock(&u->done_lock);
+	n = u->nr_done;
+	memcpy(u->taken, u->done, n * sizeof(*u->taken));
+	u->nr_done = 0;
+	pthread_mutex_unlock(&u->done_lock);
+	for (i = 0; i < n; i++) {
+		u->io_inflight--;
+		uq_step(u, u->taken[i], u->jobs[u->taken[i]].more);
+	}
+	if (cqe->res >= 0 || cqe->res == -EINTR || cqe->res == -EAGAIN)
+		uq_arm_event(u);
+}
+
+/*
+ * Go on with a tag's request: hand its next cipher work to the team
+ * (@costly: the next vde_req_next() encrypts or decrypts), or do it here.
+ * A job counts as I/O in flight until the queue thread takes it back.
+ */
+static void uq_advance(struct vde_uq *u, unsigned int tag, bool costly)
+{
+	if (costly && u->jobs) {
+		u->io_inflight++;
+		vde_xts_team_queue(u->h->geom.team, &u->jobs[tag].w);
+		return;
+	}
+	uq_step(u, tag, vde_req_next(&u->h->geom, u->x, &u->reqs[tag]));
+}
+
+static void uq_start(struct vde_uq *u, unsigned int tag, bool costly)
 {
 	struct vde_helper *h = u->h;
 
 	vde_req_init(&u->reqs[tag], &h->desc[u->q][tag],
 		     vde_helper_buf(h, u->q, tag));
-	uq_advance(u, tag);
+	uq_advance(u, tag, costly);
 }
 
-static void uq_cqe(struct vde_uq *u, const struct io_uring_cqe *cqe)
+static void uq_cqe(struct vde_uq *u, const struct io_uring_cqe *cqe,
+		   bool costly)
 {
 	unsigned int tag = (unsigned int)(cqe->user_data & UQ_TAG_MASK);
+	uint64_t kind = cqe->user_data & UQ_KIND_MASK;
 
+	if (kind == UQ_EVENT) {
+		uq_event(u, cqe);
+		return;
+	}
 	if (tag >= u->h->depth)
 		return;
-	if (cqe->user_data & UQ_IO) {
+	if (kind == UQ_IO) {
 		u->io_inflight--;
 		vde_req_done(&u->reqs[tag], cqe->res);
-		uq_advance(u, tag);
+		uq_advance(u, tag, costly);
 		return;
 	}
 	if (!cqe->res) {
-		uq_start(u, tag);
+		uq_start(u, tag, costly);
 		return;
 	}
 	if (cqe->res != -ENODEV && !u->err) {
@@ -301,10 +454,11 @@ static void uq_cqe(struct vde_uq *u, const struct io_uring_cqe *cqe)
 static bool uq_cqe_costly(struct vde_uq *u, const struct io_uring_cqe *cqe)
 {
 	unsigned int tag = (unsigned int)(cqe->user_data & UQ_TAG_MASK);
+	uint64_t kind = cqe->user_data & UQ_KIND_MASK;
 
-	if (!u->x || tag >= u->h->depth || cqe->res < 0)
+	if (!u->x || tag >= u->h->depth || cqe->res < 0 || kind == UQ_EVENT)
 		return false;
-	if (cqe->user_data & UQ_IO)
+	if (kind == UQ_IO)
 		return u->reqs[tag].step.op == VDE_STEP_READ;
 	return u->h->desc[u->q][tag].op == VDE_IO_OP_WRITE;
 }
@@ -322,16 +476,17 @@ static void uq_reap(struct vde_uq *u)
 
 	u->nr_later = 0;
 	io_uring_for_each_cqe(&u->ring, head, cqe) {
-		if (u->later && uq_cqe_costly(u, cqe))
+		if (uq_cqe_costly(u, cqe))
 			u->later[u->nr_later++] = *cqe;
 		else
-			uq_cqe(u, cqe);
+			uq_cqe(u, cqe, false);
 		n++;
 	}
 	io_uring_cq_advance(&u->ring, n);
 	for (i = 0; i < u->nr_later; i++) {
-		io_uring_submit(&u->ring);
-		uq_cqe(u, &u->later[i]);
+		if (!u->jobs)
+			io_uring_submit(&u->ring);
+		uq_cqe(u, &u->later[i], true);
 	}
 }
 
@@ -369,7 +524,7 @@ static int uq_arm(struct vde_uq *u)
 	if (ret < 0)
 		return ret;
 	io_uring_for_each_cqe(&u->ring, head, cqe)
-		if ((cqe->user_data & UQ_CMD) && cqe->res < 0)
+		if ((cqe->user_data & UQ_KIND_MASK) == UQ_CMD && cqe->res < 0)
 			return cqe->res;
 	return 0;
 }
@@ -383,7 +538,7 @@ int vde_uq_serve_local(struct vde_uq *u, const unsigned int *tags,
 	u->results = results;
 	u->pending = n;
 	for (i = 0; i < n; i++)
-		uq_start(u, tags[i]);
+		uq_start(u, tags[i], u->x && u->h->desc[u->q][tags[i]].op == VDE_IO_OP_WRITE);
 	while (u->pending) {
 		ret = io_uring_submit_and_wait(&u->ring, 1);
 		if (ret < 0 && ret != -EINTR)

@@ -501,7 +501,10 @@ static int start_queues(struct vde_helper *h, struct helper_threads *t)
 
 /*
  * A queue thread serves all of its queue, and one submitter's I/O lands
- * on one queue: the other CPUs help with the cipher of large requests.
+ * on one queue: the CPUs share the cipher work.  The io_uring queue
+ * threads hand all of it to the team, a thread per CPU; the pool's
+ * workers do their own and the team, a thread per other CPU, helps with
+ * large requests.
  */
 static int start_team(struct vde_helper *h)
 {
@@ -509,7 +512,9 @@ static int start_team(struct vde_helper *h)
 
 	if (!h->key || cpus < 2)
 		return 0;
-	return vde_xts_team_new(h->key, (unsigned int)cpus - 1, &h->geom.team);
+	if (h->backend == VDE_HELPER_POOL)
+		cpus--;
+	return vde_xts_team_new(h->key, (unsigned int)cpus, &h->geom.team);
 }
 
 static int start_threads(struct vde_helper *h, struct helper_threads *t)

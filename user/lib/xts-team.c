@@ -7,7 +7,15 @@
  * cipher of large requests would otherwise run on one CPU while dm-crypt
  * spreads it over all of them.  A request of at least VDE_TEAM_MIN bytes
  * is cut into whole 4 KiB data units: the caller keeps the first part and
- * hands the others to the team, then waits for them.
+ * hands the others to the team, then waits for them, running queued parts
+ * (its own or another caller's) while it waits.
+ *
+ * The team also runs whole jobs (vde_xts_team_queue()): the io_uring
+ * queue threads hand it the cipher work of requests, so that they keep
+ * submitting and completing I/O while the team encrypts and decrypts.  A
+ * job may cut its buffer into parts like any caller; parts go before
+ * jobs, and waiters run only parts, so a team whose every thread runs a
+ * job still finishes them.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -42,6 +50,8 @@ struct vde_xts_team {
 	struct team_job jobs[VDE_TEAM_QUEUE];
 	unsigned int head;
 	unsigned int count;
+	struct vde_team_work *work_head;
+	struct vde_team_work **work_tail;
 	bool stop;
 	unsigned int nr_threads;
 	pthread_t *threads;
@@ -60,33 +70,60 @@ struct team_arg {
 	struct vde_xts *x;
 };
 
+/* Run the oldest queued part and account it to its call; t->lock held. */
+static void part_run(struct vde_xts_team *t, struct vde_xts *x)
+{
+	struct team_job j = t->jobs[t->head];
+	int ret;
+
+	t->head = (t->head + 1) % VDE_TEAM_QUEUE;
+	t->count--;
+	pthread_mutex_unlock(&t->lock);
+	ret = job_run(x, &j);
+	pthread_mutex_lock(&t->lock);
+	if (ret && !j.call->err)
+		j.call->err = ret;
+	if (!--j.call->left)
+		pthread_cond_broadcast(&t->done);
+}
+
 static void *team_thread(void *arg)
 {
 	struct vde_xts_team *t = ((struct team_arg *)arg)->t;
 	struct vde_xts *x = ((struct team_arg *)arg)->x;
-	struct team_job j;
-	int ret;
+	struct vde_team_work *w;
 
 	free(arg);
 	pthread_mutex_lock(&t->lock);
 	for (;;) {
-		while (!t->count && !t->stop)
+		while (!t->count && !t->work_head && !t->stop)
 			pthread_cond_wait(&t->work, &t->lock);
-		if (!t->count)
+		if (t->count) {
+			part_run(t, x);
+			continue;
+		}
+		w = t->work_head;
+		if (!w)
 			break;
-		j = t->jobs[t->head];
-		t->head = (t->head + 1) % VDE_TEAM_QUEUE;
-		t->count--;
+		t->work_head = w->next;
+		if (!t->work_head)
+			t->work_tail = &t->work_head;
 		pthread_mutex_unlock(&t->lock);
-		ret = job_run(x, &j);
+		w->fn(w, x);
 		pthread_mutex_lock(&t->lock);
-		if (ret && !j.call->err)
-			j.call->err = ret;
-		if (!--j.call->left)
-			pthread_cond_broadcast(&t->done);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return NULL;
+}
+
+void vde_xts_team_queue(struct vde_xts_team *t, struct vde_team_work *w)
+{
+	w->next = NULL;
+	pthread_mutex_lock(&t->lock);
+	*t->work_tail = w;
+	t->work_tail = &w->next;
+	pthread_cond_signal(&t->work);
+	pthread_mutex_unlock(&t->lock);
 }
 
 int vde_xts_team_new(const uint8_t key[VDE_XTS_KEY_SIZE], unsigned int nr,
@@ -104,6 +141,7 @@ int vde_xts_team_new(const uint8_t key[VDE_XTS_KEY_SIZE], unsigned int nr,
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->work, NULL);
 	pthread_cond_init(&t->done, NULL);
+	t->work_tail = &t->work_head;
 	t->threads = calloc(nr, sizeof(*t->threads));
 	t->x = calloc(nr, sizeof(*t->x));
 	if (!t->threads || !t->x)
@@ -203,8 +241,12 @@ int vde_xts_team_crypt(struct vde_xts_team *t, struct vde_xts *x,
 		ret = job_run(x, &rest);
 	}
 	pthread_mutex_lock(&t->lock);
-	while (call.left)
-		pthread_cond_wait(&t->done, &t->lock);
+	while (call.left) {
+		if (t->count)
+			part_run(t, x);
+		else
+			pthread_cond_wait(&t->done, &t->lock);
+	}
 	pthread_mutex_unlock(&t->lock);
 	return ret ? ret : call.err;
 }

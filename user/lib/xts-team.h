@@ -14,6 +14,19 @@
 struct vde_xts_team;
 
 /**
+ * struct vde_team_work - a job for a team thread
+ * @next: the team's queue (the team's own)
+ * @fn: what to run, with the team thread's cipher; it may call
+ *	vde_xts_team_crypt() with the same team and that cipher
+ *
+ * The caller owns the memory; it must stay valid until @fn has returned.
+ */
+struct vde_team_work {
+	struct vde_team_work *next;
+	void (*fn)(struct vde_team_work *w, struct vde_xts *x);
+};
+
+/**
  * vde_xts_team_new() - start a team of cipher threads
  * @key: the 64-byte AES-256-XTS key; each thread keeps its own schedule
  * @nr: threads; 0 makes no team (*@out is NULL)
@@ -47,5 +60,17 @@ void vde_xts_team_free(struct vde_xts_team *t);
  */
 int vde_xts_team_crypt(struct vde_xts_team *t, struct vde_xts *x,
 		       uint64_t off, uint8_t *buf, size_t len, bool encrypt);
+
+/**
+ * vde_xts_team_queue() - run a job on a team thread
+ * @t: the team
+ * @w: the job
+ *
+ * Jobs run in the order they were queued, each on one team thread, while
+ * the caller goes on.  A thread waiting in vde_xts_team_crypt() runs the
+ * parts of large buffers that are queued, never jobs, so jobs that cut
+ * their own buffers into parts always make progress.
+ */
+void vde_xts_team_queue(struct vde_xts_team *t, struct vde_team_work *w);
 
 #endif /* VDE_XTS_TEAM_H */

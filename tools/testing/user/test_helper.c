@@ -442,6 +442,22 @@ FIXTURE(hfake) {
 	uint8_t key[VDE_XTS_KEY_SIZE];
 };
 
+/*
+ * Every test runs alone and with a cipher team: the io_uring queue then
+ * hands the cipher work of its requests to the team.
+ */
+FIXTURE_VARIANT(hfake) {
+	unsigned int team;
+};
+
+FIXTURE_VARIANT_ADD(hfake, alone) {
+	.team = 0,
+};
+
+FIXTURE_VARIANT_ADD(hfake, team) {
+	.team = 2,
+};
+
 FIXTURE_SETUP(hfake)
 {
 	struct vde_helper *h = &self->h;
@@ -463,10 +479,12 @@ FIXTURE_SETUP(hfake)
 	h->key = self->key;
 	h->commit = record_commit;
 	memset(&commits, 0, sizeof(commits));
+	ASSERT_EQ(0, vde_xts_team_new(self->key, variant->team, &h->geom.team));
 }
 
 FIXTURE_TEARDOWN(hfake)
 {
+	vde_xts_team_free(self->h.geom.team);
 	if (self->h.fd_direct >= 0)
 		close(self->h.fd_direct);
 	close(self->h.fd);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The cipher team gives exactly the bytes one thread would, for every
- * size and split, and refuses what one thread refuses.
+ * size and split, and refuses what one thread refuses; queued jobs that
+ * cut their own buffers into parts on the same team all finish.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,16 @@
 #include "xts-team.h"
 
 #define BIG	(1024 * 1024 + 3 * 4096)
+#define NR_JOBS	12
+#define JOB_LEN	(256 * 1024)
+
+static void pattern_job(uint8_t *p, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < JOB_LEN; i++)
+		p[i] = (uint8_t)(i * 7 + seed * 29 + (i >> 12));
+}
 
 FIXTURE(team) {
 	uint8_t key[VDE_XTS_KEY_SIZE];
@@ -99,6 +111,85 @@ TEST_F(team, misaligned_refused)
 					      256 * 1024 + 512, true));
 	EXPECT_EQ(0, memcmp(self->a, self->b, BIG));
 	vde_xts_team_free(t);
+}
+
+/* A queued job: encrypt its own buffer with the team that runs it. */
+struct qjob {
+	struct vde_team_work w;
+	struct vde_xts_team *t;
+	uint8_t *buf;
+	uint64_t off;
+	int ret;
+	pthread_t thread;
+	pthread_mutex_t *lock;
+	pthread_cond_t *cond;
+	unsigned int *left;
+	pthread_barrier_t *both;
+};
+
+static void qjob_fn(struct vde_team_work *w, struct vde_xts *x)
+{
+	struct qjob *j = (struct qjob *)w;
+
+	if (j->both)
+		pthread_barrier_wait(j->both);
+	j->ret = vde_xts_team_crypt(j->t, x, j->off, j->buf, JOB_LEN, true);
+	j->thread = pthread_self();
+	pthread_mutex_lock(j->lock);
+	if (!--*j->left)
+		pthread_cond_signal(j->cond);
+	pthread_mutex_unlock(j->lock);
+}
+
+/*
+ * More jobs than threads, every one cutting its buffer into parts.  The
+ * first two jobs wait for each other, so both team threads are in a job
+ * when they cut their buffers: only their waits can run the parts.
+ */
+TEST_F(team, queued_jobs_split_on_their_own_team)
+{
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+	unsigned int left = NR_JOBS, i;
+	pthread_barrier_t both;
+	struct qjob jobs[NR_JOBS];
+	struct vde_xts_team *t;
+	uint8_t *want;
+
+	want = malloc(JOB_LEN);
+	ASSERT_NE(NULL, want);
+	ASSERT_EQ(0, pthread_barrier_init(&both, NULL, 2));
+	ASSERT_EQ(0, vde_xts_team_new(self->key, 2, &t));
+	for (i = 0; i < NR_JOBS; i++) {
+		jobs[i] = (struct qjob){
+			.w.fn = qjob_fn, .t = t, .off = (uint64_t)i * JOB_LEN,
+			.ret = 1, .lock = &lock, .cond = &cond, .left = &left,
+			.both = i < 2 ? &both : NULL,
+		};
+		jobs[i].buf = malloc(JOB_LEN);
+		ASSERT_NE(NULL, jobs[i].buf);
+		pattern_job(jobs[i].buf, i);
+	}
+	for (i = 0; i < NR_JOBS; i++)
+		vde_xts_team_queue(t, &jobs[i].w);
+	pthread_mutex_lock(&lock);
+	while (left)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+
+	for (i = 0; i < NR_JOBS; i++) {
+		EXPECT_EQ(0, jobs[i].ret);
+		EXPECT_EQ(0, pthread_equal(jobs[i].thread, pthread_self()));
+		pattern_job(want, i);
+		ASSERT_EQ(0, vde_xts_encrypt(self->x, jobs[i].off, want, want, JOB_LEN));
+		EXPECT_EQ(0, memcmp(want, jobs[i].buf, JOB_LEN)) TH_LOG("job %u", i);
+	}
+	EXPECT_EQ(0, pthread_equal(jobs[0].thread, jobs[1].thread));
+	vde_xts_team_free(t);
+	pthread_barrier_destroy(&both);
+	for (i = 0; i < NR_JOBS; i++)
+		free(jobs[i].buf);
+	free(want);
 }
 
 TEST_HARNESS_MAIN
