@@ -2531,7 +2531,8 @@ TEST_F_TIMEOUT(ring, start_hold_no_helper_does_not_hang, 60)
  * A live helper that sits on a request past io_timeout: the reader gets
  * EIO; the tag stays owned (FETCH is refused) until the helper's late
  * commit, which is accepted and discarded; the tag then serves its next
- * request normally.
+ * request normally.  The reads run on CPU 0, so they share one hardware
+ * queue; then as many reads at once as the queue has tags must use it.
  */
 TEST_F_TIMEOUT(ring, io_timeout_live_helper, 60)
 {
@@ -2548,7 +2549,8 @@ TEST_F_TIMEOUT(ring, io_timeout_live_helper, 60)
 	fetch_all(_metadata, h, 0);
 
 	memset(IOBUF(0), 0xee, BS);
-	ASSERT_EQ(0, job_start(j, JOB_READ, self->bdev, IOBUF(0), BS, ENC_OFF));
+	ASSERT_EQ(0, job_run(j, JOB_READ, self->bdev, IOBUF(0), BS, ENC_OFF, 0,
+			     0, NULL, 0));
 	expect_request(_metadata, h, VDE_IO_OP_READ, ENC_OFF, BS, &q, &t);
 	fill_pattern(buf_of(h, q, t), BS, ENC_OFF, 0xf1);
 	ASSERT_JOB_ERR(j, EIO, 10000);
@@ -2560,18 +2562,25 @@ TEST_F_TIMEOUT(ring, io_timeout_live_helper, 60)
 	commit(_metadata, h, q, t, BS);
 	expect_no_cqe(_metadata, h, QUIET_MS);
 
-	/* Requests until one lands on that tag again; all are served. */
-	for (i = 0; i < 4 * DEPTH && !reused; i++) {
-		unsigned long long off = ENC_OFF + (i + 1ULL) * BS;
+	/* Every tag of the queue at once, that one too; all are served. */
+	for (i = 0; i < DEPTH; i++) {
+		memset(IOBUF(i), 0xee, BS);
+		ASSERT_EQ(0, job_run(&self->jobs[i], JOB_READ, self->bdev, IOBUF(i),
+				     BS, ENC_OFF + (i + 1ULL) * BS, 0, 0, NULL, 0));
+	}
+	for (i = 0; i < DEPTH; i++) {
+		struct vde_io_desc d;
 
-		memset(IOBUF(0), 0xee, BS);
-		ASSERT_EQ(0, job_start(j, JOB_READ, self->bdev, IOBUF(0), BS, off));
-		expect_request(_metadata, h, VDE_IO_OP_READ, off, BS, &q2, &t2);
-		fill_pattern(buf_of(h, q2, t2), BS, off, 0xf2);
+		next_request(_metadata, h, WAIT_MS, &q2, &t2, &d);
+		EXPECT_EQ(VDE_IO_OP_READ, d.op);
+		EXPECT_EQ(BS, d.nr_bytes);
+		fill_pattern(buf_of(h, q2, t2), BS, d.offset, 0xf2);
 		commit(_metadata, h, q2, t2, BS);
-		ASSERT_JOB_RET(j, BS);
-		EXPECT_TRUE(is_pattern(IOBUF(0), BS, off, 0xf2));
-		reused = q2 == q && t2 == t;
+		reused = reused || (q2 == q && t2 == t);
+	}
+	for (i = 0; i < DEPTH; i++) {
+		ASSERT_JOB_RET(&self->jobs[i], BS);
+		EXPECT_TRUE(is_pattern(IOBUF(i), BS, ENC_OFF + (i + 1ULL) * BS, 0xf2));
 	}
 	EXPECT_TRUE(reused) TH_LOG("tag %u never carried another request", t);
 	expect_no_cqe(_metadata, h, QUIET_MS);
