@@ -14,9 +14,12 @@
  * request (encrypting a new write, decrypting a finished read) is a job
  * for the team, so that the queue thread goes on fetching, submitting and
  * committing meanwhile: it serves the I/O of a queue while the team keeps
- * every CPU on the cipher.  A finished job puts its tag on the queue's
- * done list and, if the list was empty, writes the queue's eventfd, which
- * the ring always has a read armed on.
+ * every CPU on the cipher.  A small request whose queue has nothing else
+ * to do (4 KiB at queue depth 1) keeps its cipher work in the queue
+ * thread: the two thread wake-ups would cost more than they save.  A
+ * finished job puts its tag on the queue's done list and, if the list was
+ * empty, writes the queue's eventfd, which the ring always has a read
+ * armed on.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -67,6 +70,7 @@ _Static_assert(offsetof(struct io_uring_sqe, cmd) + sizeof(struct vde_ring_cmd) 
  * @done: tags whose cipher job has finished
  * @nr_done: entries at @done
  * @taken: @done as the queue thread took it
+ * @nr_jobs: jobs handed to the team and not taken back
  */
 struct vde_uq {
 	struct vde_helper *h;
@@ -92,6 +96,7 @@ struct vde_uq {
 	unsigned int *done;
 	unsigned int nr_done;
 	unsigned int *taken;
+	unsigned int nr_jobs;
 };
 
 /*
@@ -386,6 +391,7 @@ static void uq_event(struct vde_uq *u, const struct io_uring_cqe *cqe)
 	pthread_mutex_unlock(&u->done_lock);
 	for (i = 0; i < n; i++) {
 		u->io_inflight--;
+		u->nr_jobs--;
 		uq_step(u, u->taken[i], u->jobs[u->taken[i]].more);
 	}
 	if (cqe->res >= 0 || cqe->res == -EINTR || cqe->res == -EAGAIN)
@@ -394,30 +400,32 @@ static void uq_event(struct vde_uq *u, const struct io_uring_cqe *cqe)
 
 /*
  * Go on with a tag's request: hand its next cipher work to the team
- * (@costly: the next vde_req_next() encrypts or decrypts), or do it here.
- * A job counts as I/O in flight until the queue thread takes it back.
+ * (@offload: the next vde_req_next() encrypts or decrypts, and the team
+ * is to do it), or do it here.  A job counts as I/O in flight until the
+ * queue thread takes it back.
  */
-static void uq_advance(struct vde_uq *u, unsigned int tag, bool costly)
+static void uq_advance(struct vde_uq *u, unsigned int tag, bool offload)
 {
-	if (costly && u->jobs) {
+	if (offload && u->jobs) {
 		u->io_inflight++;
+		u->nr_jobs++;
 		vde_xts_team_queue(u->h->geom.team, &u->jobs[tag].w);
 		return;
 	}
 	uq_step(u, tag, vde_req_next(&u->h->geom, u->x, &u->reqs[tag]));
 }
 
-static void uq_start(struct vde_uq *u, unsigned int tag, bool costly)
+static void uq_start(struct vde_uq *u, unsigned int tag, bool offload)
 {
 	struct vde_helper *h = u->h;
 
 	vde_req_init(&u->reqs[tag], &h->desc[u->q][tag],
 		     vde_helper_buf(h, u->q, tag));
-	uq_advance(u, tag, costly);
+	uq_advance(u, tag, offload);
 }
 
 static void uq_cqe(struct vde_uq *u, const struct io_uring_cqe *cqe,
-		   bool costly)
+		   bool offload)
 {
 	unsigned int tag = (unsigned int)(cqe->user_data & UQ_TAG_MASK);
 	uint64_t kind = cqe->user_data & UQ_KIND_MASK;
@@ -431,11 +439,11 @@ static void uq_cqe(struct vde_uq *u, const struct io_uring_cqe *cqe,
 	if (kind == UQ_IO) {
 		u->io_inflight--;
 		vde_req_done(&u->reqs[tag], cqe->res);
-		uq_advance(u, tag, costly);
+		uq_advance(u, tag, offload);
 		return;
 	}
 	if (!cqe->res) {
-		uq_start(u, tag, costly);
+		uq_start(u, tag, offload);
 		return;
 	}
 	if (cqe->res != -ENODEV && !u->err) {
@@ -464,10 +472,30 @@ static bool uq_cqe_costly(struct vde_uq *u, const struct io_uring_cqe *cqe)
 }
 
 /*
+ * Whether the cipher work of costly @cqe goes to the team: it is large,
+ * or the queue has other cipher work (later in this batch, or jobs the
+ * team still holds) that this thread would otherwise hold up or wait for.
+ */
+static bool uq_offload(struct vde_uq *u, const struct io_uring_cqe *cqe,
+		       bool more_later)
+{
+	unsigned int tag = (unsigned int)(cqe->user_data & UQ_TAG_MASK);
+	uint32_t bytes;
+
+	if (!u->jobs)
+		return false;
+	if (more_later || u->nr_jobs)
+		return true;
+	bytes = (cqe->user_data & UQ_KIND_MASK) == UQ_IO ? u->reqs[tag].d.nr_bytes :
+		u->h->desc[u->q][tag].nr_bytes;
+	return bytes >= u->h->offload_min;
+}
+
+/*
  * Handle the completions.  Those that cost only a new SQE go first and
  * their SQEs are submitted before any cipher work starts, so that the
- * backing file is busy while this thread encrypts and decrypts; each
- * request whose cipher work is done is submitted at once.
+ * backing file is busy while the cipher runs; each request whose cipher
+ * work this thread did is submitted at once.
  */
 static void uq_reap(struct vde_uq *u)
 {
@@ -484,9 +512,11 @@ static void uq_reap(struct vde_uq *u)
 	}
 	io_uring_cq_advance(&u->ring, n);
 	for (i = 0; i < u->nr_later; i++) {
-		if (!u->jobs)
+		bool offload = uq_offload(u, &u->later[i], i + 1 < u->nr_later);
+
+		if (!offload)
 			io_uring_submit(&u->ring);
-		uq_cqe(u, &u->later[i], true);
+		uq_cqe(u, &u->later[i], offload);
 	}
 }
 
@@ -537,8 +567,12 @@ int vde_uq_serve_local(struct vde_uq *u, const unsigned int *tags,
 
 	u->results = results;
 	u->pending = n;
-	for (i = 0; i < n; i++)
-		uq_start(u, tags[i], u->x && u->h->desc[u->q][tags[i]].op == VDE_IO_OP_WRITE);
+	for (i = 0; i < n; i++) {
+		/* As if FETCH had completed on each tag, in one batch. */
+		struct io_uring_cqe c = { .user_data = UQ_CMD | tags[i] };
+
+		uq_start(u, tags[i], uq_cqe_costly(u, &c) && uq_offload(u, &c, i + 1 < n));
+	}
 	while (u->pending) {
 		ret = io_uring_submit_and_wait(&u->ring, 1);
 		if (ret < 0 && ret != -EINTR)

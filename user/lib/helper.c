@@ -89,6 +89,7 @@ void vde_helper_init(struct vde_helper *h)
 	h->fd_direct = -1;
 	h->fd = -1;
 	h->commit = vde_pool_commit_ioctl;
+	h->offload_min = VDE_OFFLOAD_MIN;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	h->main_thread = pthread_self();

@@ -285,6 +285,10 @@ typedef int (*vde_commit_fn)(struct vde_helper *h, unsigned int q,
  * @msg: the first error message
  * @main_thread: the thread running vde_helper_run(), told of exits
  * @backend: the backend in use
+ * @offload_min: io_uring backend with a cipher team: a request of at least
+ *	this many bytes hands its cipher work to the team even when its
+ *	queue has nothing else to do (smaller ones then run it in the queue
+ *	thread, which saves two thread wake-ups); %VDE_OFFLOAD_MIN
  *
  * vde_helper_run() sets everything up; tests fill one in by hand after
  * vde_helper_init().
@@ -311,11 +315,16 @@ struct vde_helper {
 	char msg[VDE_HELPER_MSG_MAX];
 	pthread_t main_thread;
 	enum vde_helper_backend backend;
+	unsigned int offload_min;
 };
+
+/** VDE_OFFLOAD_MIN - default of &vde_helper.offload_min, in bytes */
+#define VDE_OFFLOAD_MIN	(32 * 1024)
 
 /**
  * vde_helper_init() - an empty helper
- * @h: set to no files, no mappings, no key, vde_pool_commit_ioctl()
+ * @h: set to no files, no mappings, no key, vde_pool_commit_ioctl(),
+ *	%VDE_OFFLOAD_MIN
  */
 void vde_helper_init(struct vde_helper *h);
 

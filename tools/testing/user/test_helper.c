@@ -444,18 +444,28 @@ FIXTURE(hfake) {
 
 /*
  * Every test runs alone and with a cipher team: the io_uring queue then
- * hands the cipher work of its requests to the team.
+ * hands the cipher work of its requests to the team, all of it (offload
+ * threshold 0) or, by default, that of large requests and of requests
+ * that come with others.
  */
 FIXTURE_VARIANT(hfake) {
 	unsigned int team;
+	unsigned int offload_min;
 };
 
 FIXTURE_VARIANT_ADD(hfake, alone) {
 	.team = 0,
+	.offload_min = VDE_OFFLOAD_MIN,
 };
 
 FIXTURE_VARIANT_ADD(hfake, team) {
 	.team = 2,
+	.offload_min = 0,
+};
+
+FIXTURE_VARIANT_ADD(hfake, team_default) {
+	.team = 2,
+	.offload_min = VDE_OFFLOAD_MIN,
 };
 
 FIXTURE_SETUP(hfake)
@@ -479,6 +489,7 @@ FIXTURE_SETUP(hfake)
 	h->key = self->key;
 	h->commit = record_commit;
 	memset(&commits, 0, sizeof(commits));
+	h->offload_min = variant->offload_min;
 	ASSERT_EQ(0, vde_xts_team_new(self->key, variant->team, &h->geom.team));
 }
 
