@@ -151,6 +151,20 @@ static struct class vde_ring_class = {
 	.name = "vdec",
 };
 
+static void vde_ring_copy(struct request *rq, void *buf, bool to_buf)
+{
+	struct req_iterator iter;
+	struct bio_vec bv;
+
+	rq_for_each_segment(bv, rq, iter) {
+		if (to_buf)
+			memcpy_from_bvec(buf, &bv);
+		else
+			memcpy_to_bvec(&bv, buf);
+		buf += bv.bv_len;
+	}
+}
+
 static void vde_done_init(struct vde_ring_done *done)
 {
 	INIT_LIST_HEAD(&done->rqs);
@@ -175,7 +189,16 @@ static void vde_done_rq(struct vde_ring_done *done, struct request *rq,
 	struct vde_cmd *cmd = blk_mq_rq_to_pdu(rq);
 
 	cmd->ret = ret;
+	cmd->rbuf = NULL;
 	list_add_tail(&cmd->node, &done->rqs);
+}
+
+/* A read collected by vde_done_rq() gets @buf's data before it completes. */
+static void vde_done_rbuf(struct request *rq, void *buf)
+{
+	struct vde_cmd *cmd = blk_mq_rq_to_pdu(rq);
+
+	cmd->rbuf = buf;
 }
 
 /* Finish what vde_done_rq() and friends collected; no lock held. */
@@ -192,6 +215,8 @@ static void vde_done_finish(struct vde_ring_done *done)
 	}
 	list_for_each_entry_safe(cmd, next, &done->rqs, node) {
 		list_del_init(&cmd->node);
+		if (cmd->rbuf)
+			vde_ring_copy(blk_mq_rq_from_pdu(cmd), cmd->rbuf, false);
 		blk_mq_complete_request(blk_mq_rq_from_pdu(cmd));
 	}
 	if (done->put_task) {
@@ -224,20 +249,6 @@ static u8 vde_desc_op(struct request *rq)
 static bool vde_rq_has_data(struct request *rq)
 {
 	return req_op(rq) == REQ_OP_READ || req_op(rq) == REQ_OP_WRITE;
-}
-
-static void vde_ring_copy(struct request *rq, void *buf, bool to_buf)
-{
-	struct req_iterator iter;
-	struct bio_vec bv;
-
-	rq_for_each_segment(bv, rq, iter) {
-		if (to_buf)
-			memcpy_from_bvec(buf, &bv);
-		else
-			memcpy_to_bvec(&bv, buf);
-		buf += bv.bv_len;
-	}
 }
 
 static void vde_ring_notify_tw(struct io_uring_cmd *cmd,
@@ -469,11 +480,16 @@ static int vde_ring_commit(struct vde_ring_queue *q, unsigned int tag,
 		ret = blk_rq_bytes(rq);
 	else if (ret >= 0)
 		ret = -EIO;
-	if (ret >= 0 && req_op(rq) == REQ_OP_READ)
-		vde_ring_copy(rq, vde_tag_buf(q, tag), false);
 	t->rq = NULL;
 	t->state = VDE_TAG_FREE;
 	vde_done_rq(done, rq, ret);
+	/*
+	 * The data is copied once the lock is dropped: the request is no
+	 * longer on the tag, so nothing else completes it, and no other
+	 * request uses the tag's buffer before it has completed.
+	 */
+	if (ret >= 0 && req_op(rq) == REQ_OP_READ)
+		vde_done_rbuf(rq, vde_tag_buf(q, tag));
 	return 0;
 }
 

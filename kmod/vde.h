@@ -177,6 +177,8 @@ struct vde_queue {
  * @start_ns: when the request was started, for the latency histogram
  * @rflags: VDE_REGION_* flags of the blocks the request touches
  * @helper: the request is served by the userspace helper
+ * @rbuf: a helper read's data, in its tag buffer, to copy into the
+ *	request before it completes (outside the queue's ring lock)
  */
 struct vde_cmd {
 	struct list_head node;
@@ -187,6 +189,7 @@ struct vde_cmd {
 	u64 start_ns;
 	u32 rflags;
 	bool helper;
+	void *rbuf;
 };
 
 /* main.c */
