@@ -209,6 +209,8 @@ else
 	done
 	step "build: userspace" make -s -C user
 	step "build: selftests" make -s -C tools/testing/selftests/vde
+	# test_install_07 runs what make install installs.
+	step "install: make install DESTDIR=build/destdir" tools/testing/package.sh install
 fi
 
 # --- VM suite -------------------------------------------------------------
