@@ -151,16 +151,34 @@ static struct class vde_ring_class = {
 	.name = "vdec",
 };
 
+/*
+ * Copy a request's data to or from its tag buffer.  Whole pages go by
+ * copy_page(), which x86 runs as "rep movsq": as fast as memcpy()'s
+ * "rep movsb" on hardware with fast strings, and several times faster where
+ * the string instructions are emulated byte by byte (TCG).
+ */
 static void vde_ring_copy(struct request *rq, void *buf, bool to_buf)
 {
 	struct req_iterator iter;
 	struct bio_vec bv;
+	void *p;
 
 	rq_for_each_segment(bv, rq, iter) {
-		if (to_buf)
-			memcpy_from_bvec(buf, &bv);
-		else
-			memcpy_to_bvec(&bv, buf);
+		if (bv.bv_offset || bv.bv_len != PAGE_SIZE || !PAGE_ALIGNED(buf)) {
+			if (to_buf)
+				memcpy_from_bvec(buf, &bv);
+			else
+				memcpy_to_bvec(&bv, buf);
+		} else {
+			p = kmap_local_page(bv.bv_page);
+			if (to_buf) {
+				copy_page(buf, p);
+			} else {
+				copy_page(p, buf);
+				flush_dcache_page(bv.bv_page);
+			}
+			kunmap_local(p);
+		}
 		buf += bv.bv_len;
 	}
 }

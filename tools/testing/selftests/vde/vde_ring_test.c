@@ -1485,6 +1485,63 @@ TEST_F(ring, uring_round_trip)
 }
 
 /*
+ * The kernel copies between a request's pages and its tag buffer, whole
+ * pages one way (copy_page()) and partial ones another: every byte lands
+ * where it belongs for page-aligned buffers and for buffers that start
+ * 512 bytes into a page (every segment partial, the last one 512 bytes at
+ * the start of a page), and nothing outside the request is touched.
+ *
+ * ASSUMPTION: the backing file (ext4 on a 512-byte-sector disk) takes
+ * O_DIRECT at 512-byte memory alignment, so the device does too.
+ */
+TEST_F(ring, copy_alignments)
+{
+	static const size_t shifts[] = { 0, 512 };
+	const size_t len = 4 * BS, guard = 512;
+	unsigned long long off;
+	unsigned char *buf;
+	unsigned int q, t;
+	size_t i;
+
+	REQUIRE_SETUP();
+	attach(_metadata, self, true);
+	open_helper(_metadata, self, true);
+	fetch_all(_metadata, &self->h, 0);
+	ASSERT_LE(2 * guard + len + BS, (size_t)SLOT);
+
+	for (i = 0; i < ARRAY_SIZE(shifts); i++) {
+		/* Read: the helper's bytes, and the guards around them kept. */
+		off = ENC_OFF + i * len;
+		buf = IOBUF(0) + BS + shifts[i];
+		memset(IOBUF(0), 0xee, SLOT);
+		ASSERT_EQ(0, job_start(&self->jobs[0], JOB_READ, self->bdev,
+				       buf, len, off));
+		serve_read(_metadata, &self->h, off, len, 0x3c);
+		ASSERT_JOB_RET(&self->jobs[0], len);
+		EXPECT_TRUE(is_pattern(buf, len, off, 0x3c))
+			TH_LOG("read at page offset %zu: wrong bytes", shifts[i]);
+		EXPECT_EQ(0xee, buf[-1]);
+		EXPECT_EQ(0xee, buf[len]);
+		EXPECT_EQ(0xee, buf[len + guard - 1])
+			TH_LOG("read at page offset %zu wrote past the request",
+			       shifts[i]);
+
+		/* Write: the writer's bytes in the tag's buffer, in order. */
+		off = ENC_OFF + (i + 4) * len;
+		buf = IOBUF(1) + BS + shifts[i];
+		fill_pattern(buf, len, off, 0x4b);
+		ASSERT_EQ(0, job_start(&self->jobs[1], JOB_WRITE, self->bdev,
+				       buf, len, off));
+		expect_request(_metadata, &self->h, VDE_IO_OP_WRITE, off, len,
+			       &q, &t);
+		EXPECT_TRUE(is_pattern(buf_of(&self->h, q, t), len, off, 0x4b))
+			TH_LOG("write at page offset %zu: wrong bytes", shifts[i]);
+		commit(_metadata, &self->h, q, t, (__s32)len);
+		ASSERT_JOB_RET(&self->jobs[1], len);
+	}
+}
+
+/*
  * VDE_DEV_VIA_HELPER over an all-plain map: every request is the helper's,
  * reads, writes, flushes and discards.  A flush or discard succeeds with
  * any non-negative result (struct vde_ring_commit), even one that is not
