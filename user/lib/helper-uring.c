@@ -62,6 +62,7 @@ _Static_assert(offsetof(struct io_uring_sqe, cmd) + sizeof(struct vde_ring_cmd) 
  * @pending: serving local requests: requests not finished
  * @later: completions whose handling runs the cipher, put off in uq_reap()
  * @nr_later: entries at @later
+ * @where: where the cipher work of each entry at @later runs (UQ_HERE...)
  * @jobs: the cipher job of each tag
  * @efd: eventfd the team writes when @done goes from empty to not, or -1
  *	if there is no team to hand cipher work to
@@ -70,7 +71,10 @@ _Static_assert(offsetof(struct io_uring_sqe, cmd) + sizeof(struct vde_ring_cmd) 
  * @done: tags whose cipher job has finished
  * @nr_done: entries at @done
  * @taken: @done as the queue thread took it
- * @nr_jobs: jobs handed to the team and not taken back
+ * @nr_jobs: tags handed to the team and not taken back
+ * @nr_groups: the shares small cipher work of a batch is cut into: one
+ *	for the queue thread, one for each team thread
+ * @group: the first tag of each team share being gathered, or UQ_NO_TAG
  */
 struct vde_uq {
 	struct vde_helper *h;
@@ -89,6 +93,7 @@ struct vde_uq {
 	unsigned int pending;
 	struct io_uring_cqe *later;
 	unsigned int nr_later;
+	unsigned int *where;
 	struct uq_job *jobs;
 	int efd;
 	uint64_t event;
@@ -97,6 +102,8 @@ struct vde_uq {
 	unsigned int nr_done;
 	unsigned int *taken;
 	unsigned int nr_jobs;
+	unsigned int nr_groups;
+	unsigned int *group;
 };
 
 /*
@@ -104,13 +111,28 @@ struct vde_uq {
  * @w: the team's job
  * @u: the queue
  * @tag: the tag
+ * @next: the next tag whose work the same team job does, or UQ_NO_TAG
  * @more: what vde_req_next() returned
  */
 struct uq_job {
 	struct vde_team_work w;
 	struct vde_uq *u;
 	unsigned int tag;
+	unsigned int next;
 	bool more;
+};
+
+#define UQ_NO_TAG	(~0U)
+
+/*
+ * Where the cipher work of a request runs: in the queue thread, as a team
+ * job of its own, or in share UQ_GROUP + i of a batch's small requests,
+ * which one team job does.
+ */
+enum {
+	UQ_HERE,
+	UQ_TEAM,
+	UQ_GROUP,
 };
 
 int vde_uring_probe(void)
@@ -186,8 +208,12 @@ static int uq_jobs_new(struct vde_uq *u)
 	u->jobs = calloc(h->depth, sizeof(*u->jobs));
 	u->done = calloc(h->depth, sizeof(*u->done));
 	u->taken = calloc(h->depth, sizeof(*u->taken));
-	if (!u->jobs || !u->done || !u->taken)
+	u->nr_groups = vde_xts_team_size(h->geom.team) + 1;
+	u->group = calloc(u->nr_groups, sizeof(*u->group));
+	if (!u->jobs || !u->done || !u->taken || !u->group)
 		return -ENOMEM;
+	for (t = 0; t < u->nr_groups; t++)
+		u->group[t] = UQ_NO_TAG;
 	for (t = 0; t < h->depth; t++) {
 		u->jobs[t].w.fn = uq_job_fn;
 		u->jobs[t].u = u;
@@ -202,6 +228,7 @@ static void uq_jobs_free(struct vde_uq *u)
 	if (u->efd >= 0)
 		close(u->efd);
 	pthread_mutex_destroy(&u->done_lock);
+	free(u->group);
 	free(u->taken);
 	free(u->done);
 	free(u->jobs);
@@ -220,7 +247,8 @@ int vde_uq_new(struct vde_helper *h, unsigned int q, struct vde_uq **out)
 	pthread_mutex_init(&u->done_lock, NULL);
 	u->reqs = calloc(h->depth, sizeof(*u->reqs));
 	u->later = calloc(h->depth, sizeof(*u->later));
-	if (!u->reqs || !u->later)
+	u->where = calloc(h->depth, sizeof(*u->where));
+	if (!u->reqs || !u->later || !u->where)
 		goto out_free;
 	ret = uq_jobs_new(u);
 	if (ret)
@@ -239,6 +267,7 @@ int vde_uq_new(struct vde_helper *h, unsigned int q, struct vde_uq **out)
 out_free:
 	uq_jobs_free(u);
 	vde_xts_free(u->x);
+	free(u->where);
 	free(u->later);
 	free(u->reqs);
 	free(u);
@@ -252,6 +281,7 @@ void vde_uq_free(struct vde_uq *u)
 	io_uring_queue_exit(&u->ring);
 	uq_jobs_free(u);
 	vde_xts_free(u->x);
+	free(u->where);
 	free(u->later);
 	free(u->reqs);
 	free(u);
@@ -351,17 +381,23 @@ static void uq_step(struct vde_uq *u, unsigned int tag, bool more)
 	}
 }
 
-/* Team thread: the cipher work of a tag's request, then the done list. */
+/*
+ * Team thread: the cipher work of a tag's request, or of each request of
+ * a group, then the done list.
+ */
 static void uq_job_fn(struct vde_team_work *w, struct vde_xts *x)
 {
 	struct uq_job *j = (struct uq_job *)w;
 	struct vde_uq *u = j->u;
+	unsigned int tag;
 	bool first;
 
-	j->more = vde_req_next(&u->h->geom, x, &u->reqs[j->tag]);
+	for (tag = j->tag; tag != UQ_NO_TAG; tag = u->jobs[tag].next)
+		u->jobs[tag].more = vde_req_next(&u->h->geom, x, &u->reqs[tag]);
 	pthread_mutex_lock(&u->done_lock);
 	first = !u->nr_done;
-	u->done[u->nr_done++] = j->tag;
+	for (tag = j->tag; tag != UQ_NO_TAG; tag = u->jobs[tag].next)
+		u->done[u->nr_done++] = tag;
 	pthread_mutex_unlock(&u->done_lock);
 	if (first)
 		eventfd_write(u->efd, 1);
@@ -399,33 +435,55 @@ static void uq_event(struct vde_uq *u, const struct io_uring_cqe *cqe)
 }
 
 /*
- * Go on with a tag's request: hand its next cipher work to the team
- * (@offload: the next vde_req_next() encrypts or decrypts, and the team
- * is to do it), or do it here.  A job counts as I/O in flight until the
- * queue thread takes it back.
+ * Go on with a tag's request: @where (UQ_HERE, UQ_TEAM, UQ_GROUP + i) the
+ * next vde_req_next() runs, if it encrypts or decrypts; anything else
+ * runs here.  Work for the team counts as I/O in flight until the queue
+ * thread takes it back.
  */
-static void uq_advance(struct vde_uq *u, unsigned int tag, bool offload)
+static void uq_advance(struct vde_uq *u, unsigned int tag, unsigned int where)
 {
-	if (offload && u->jobs) {
-		u->io_inflight++;
-		u->nr_jobs++;
+	unsigned int g = where - UQ_GROUP;
+
+	if (where == UQ_HERE || !u->jobs) {
+		uq_step(u, tag, vde_req_next(&u->h->geom, u->x, &u->reqs[tag]));
+		return;
+	}
+	u->io_inflight++;
+	u->nr_jobs++;
+	if (where == UQ_TEAM) {
+		u->jobs[tag].next = UQ_NO_TAG;
 		vde_xts_team_queue(u->h->geom.team, &u->jobs[tag].w);
 		return;
 	}
-	uq_step(u, tag, vde_req_next(&u->h->geom, u->x, &u->reqs[tag]));
+	/* Gathered; uq_groups_queue() hands the share to the team. */
+	u->jobs[tag].next = u->group[g];
+	u->group[g] = tag;
 }
 
-static void uq_start(struct vde_uq *u, unsigned int tag, bool offload)
+/* Hand each gathered share of small requests to the team as one job. */
+static void uq_groups_queue(struct vde_uq *u)
+{
+	unsigned int g;
+
+	for (g = 0; g < u->nr_groups; g++) {
+		if (u->group[g] == UQ_NO_TAG)
+			continue;
+		vde_xts_team_queue(u->h->geom.team, &u->jobs[u->group[g]].w);
+		u->group[g] = UQ_NO_TAG;
+	}
+}
+
+static void uq_start(struct vde_uq *u, unsigned int tag, unsigned int where)
 {
 	struct vde_helper *h = u->h;
 
 	vde_req_init(&u->reqs[tag], &h->desc[u->q][tag],
 		     vde_helper_buf(h, u->q, tag));
-	uq_advance(u, tag, offload);
+	uq_advance(u, tag, where);
 }
 
 static void uq_cqe(struct vde_uq *u, const struct io_uring_cqe *cqe,
-		   bool offload)
+		   unsigned int where)
 {
 	unsigned int tag = (unsigned int)(cqe->user_data & UQ_TAG_MASK);
 	uint64_t kind = cqe->user_data & UQ_KIND_MASK;
@@ -439,11 +497,11 @@ static void uq_cqe(struct vde_uq *u, const struct io_uring_cqe *cqe,
 	if (kind == UQ_IO) {
 		u->io_inflight--;
 		vde_req_done(&u->reqs[tag], cqe->res);
-		uq_advance(u, tag, offload);
+		uq_advance(u, tag, where);
 		return;
 	}
 	if (!cqe->res) {
-		uq_start(u, tag, offload);
+		uq_start(u, tag, where);
 		return;
 	}
 	if (cqe->res != -ENODEV && !u->err) {
@@ -471,53 +529,84 @@ static bool uq_cqe_costly(struct vde_uq *u, const struct io_uring_cqe *cqe)
 	return u->h->desc[u->q][tag].op == VDE_IO_OP_WRITE;
 }
 
-/*
- * Whether the cipher work of costly @cqe goes to the team: it is large,
- * or the queue has other cipher work (later in this batch, or jobs the
- * team still holds) that this thread would otherwise hold up or wait for.
- */
-static bool uq_offload(struct vde_uq *u, const struct io_uring_cqe *cqe,
-		       bool more_later)
+/* Bytes of the request a costly completion goes on with. */
+static uint32_t uq_cqe_bytes(struct vde_uq *u, const struct io_uring_cqe *cqe)
 {
 	unsigned int tag = (unsigned int)(cqe->user_data & UQ_TAG_MASK);
-	uint32_t bytes;
 
-	if (!u->jobs)
-		return false;
-	if (more_later || u->nr_jobs)
-		return true;
-	bytes = (cqe->user_data & UQ_KIND_MASK) == UQ_IO ? u->reqs[tag].d.nr_bytes :
-		u->h->desc[u->q][tag].nr_bytes;
-	return bytes >= u->h->offload_min;
+	if ((cqe->user_data & UQ_KIND_MASK) == UQ_IO)
+		return u->reqs[tag].d.nr_bytes;
+	return u->h->desc[u->q][tag].nr_bytes;
+}
+
+/*
+ * Run the cipher work of a batch's costly completions.  A request of
+ * offload_min bytes or more is a team job of its own.  Smaller ones stay
+ * in this thread while they add up to less than offload_min: handing work
+ * over costs two thread wake-ups, more than a few 4 KiB units of cipher.
+ * Beyond that they are cut into shares of about equal bytes, one per team
+ * thread and one for this thread, so that a whole share, not each request,
+ * pays for the hand-over.  Team work is queued first, then this thread's
+ * share runs, each request's next SQE submitted at once.
+ */
+static void uq_costly(struct vde_uq *u, const struct io_uring_cqe *cqes,
+		      unsigned int n)
+{
+	uint64_t small = 0, acc = 0;
+	unsigned int i, *where = u->where;
+	uint32_t bytes;
+	bool here = false;
+
+	for (i = 0; u->jobs && i < n; i++) {
+		bytes = uq_cqe_bytes(u, &cqes[i]);
+		where[i] = bytes >= u->h->offload_min ? UQ_TEAM : UQ_GROUP;
+		if (where[i] == UQ_GROUP)
+			small += bytes;
+	}
+	for (i = 0; i < n; i++) {
+		if (!u->jobs || (where[i] == UQ_GROUP && small < u->h->offload_min)) {
+			where[i] = UQ_HERE;
+		} else if (where[i] == UQ_GROUP) {
+			where[i] += (unsigned int)(acc * u->nr_groups / small);
+			acc += uq_cqe_bytes(u, &cqes[i]);
+			if (where[i] == UQ_GROUP)
+				where[i] = UQ_HERE;
+		}
+		if (where[i] == UQ_HERE)
+			here = true;
+		else
+			uq_cqe(u, &cqes[i], where[i]);
+	}
+	if (u->jobs)
+		uq_groups_queue(u);
+	for (i = 0; here && i < n; i++) {
+		if (where[i] != UQ_HERE)
+			continue;
+		io_uring_submit(&u->ring);
+		uq_cqe(u, &cqes[i], UQ_HERE);
+	}
 }
 
 /*
  * Handle the completions.  Those that cost only a new SQE go first and
  * their SQEs are submitted before any cipher work starts, so that the
- * backing file is busy while the cipher runs; each request whose cipher
- * work this thread did is submitted at once.
+ * backing file is busy while the cipher runs.
  */
 static void uq_reap(struct vde_uq *u)
 {
 	struct io_uring_cqe *cqe;
-	unsigned int head, n = 0, i;
+	unsigned int head, n = 0;
 
 	u->nr_later = 0;
 	io_uring_for_each_cqe(&u->ring, head, cqe) {
 		if (uq_cqe_costly(u, cqe))
 			u->later[u->nr_later++] = *cqe;
 		else
-			uq_cqe(u, cqe, false);
+			uq_cqe(u, cqe, UQ_HERE);
 		n++;
 	}
 	io_uring_cq_advance(&u->ring, n);
-	for (i = 0; i < u->nr_later; i++) {
-		bool offload = uq_offload(u, &u->later[i], i + 1 < u->nr_later);
-
-		if (!offload)
-			io_uring_submit(&u->ring);
-		uq_cqe(u, &u->later[i], offload);
-	}
+	uq_costly(u, u->later, u->nr_later);
 }
 
 /* Until told to stop or the device goes, and no I/O is in flight. */
@@ -567,12 +656,17 @@ int vde_uq_serve_local(struct vde_uq *u, const unsigned int *tags,
 
 	u->results = results;
 	u->pending = n;
+	/* As if FETCH had completed on each tag, in one batch. */
+	u->nr_later = 0;
 	for (i = 0; i < n; i++) {
-		/* As if FETCH had completed on each tag, in one batch. */
 		struct io_uring_cqe c = { .user_data = UQ_CMD | tags[i] };
 
-		uq_start(u, tags[i], uq_cqe_costly(u, &c) && uq_offload(u, &c, i + 1 < n));
+		if (uq_cqe_costly(u, &c))
+			u->later[u->nr_later++] = c;
+		else
+			uq_cqe(u, &c, UQ_HERE);
 	}
+	uq_costly(u, u->later, u->nr_later);
 	while (u->pending) {
 		ret = io_uring_submit_and_wait(&u->ring, 1);
 		if (ret < 0 && ret != -EINTR)

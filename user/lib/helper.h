@@ -286,9 +286,11 @@ typedef int (*vde_commit_fn)(struct vde_helper *h, unsigned int q,
  * @main_thread: the thread running vde_helper_run(), told of exits
  * @backend: the backend in use
  * @offload_min: io_uring backend with a cipher team: a request of at least
- *	this many bytes hands its cipher work to the team even when its
- *	queue has nothing else to do (smaller ones then run it in the queue
- *	thread, which saves two thread wake-ups); %VDE_OFFLOAD_MIN
+ *	this many bytes hands its cipher work to the team as a job of its
+ *	own; smaller ones of one batch of completions run it in the queue
+ *	thread while they add up to less, else in shares, one per team
+ *	thread and one for the queue thread (a hand-over costs two thread
+ *	wake-ups); %VDE_OFFLOAD_MIN
  *
  * vde_helper_run() sets everything up; tests fill one in by hand after
  * vde_helper_init().

@@ -126,6 +126,11 @@ void vde_xts_team_queue(struct vde_xts_team *t, struct vde_team_work *w)
 	pthread_mutex_unlock(&t->lock);
 }
 
+unsigned int vde_xts_team_size(const struct vde_xts_team *t)
+{
+	return t ? t->nr_threads : 0;
+}
+
 int vde_xts_team_new(const uint8_t key[VDE_XTS_KEY_SIZE], unsigned int nr,
 		     struct vde_xts_team **out)
 {

@@ -73,4 +73,12 @@ int vde_xts_team_crypt(struct vde_xts_team *t, struct vde_xts *x,
  */
 void vde_xts_team_queue(struct vde_xts_team *t, struct vde_team_work *w);
 
+/**
+ * vde_xts_team_size() - the number of threads of a team
+ * @t: the team, or NULL
+ *
+ * Return: the threads vde_xts_team_new() started, 0 for NULL.
+ */
+unsigned int vde_xts_team_size(const struct vde_xts_team *t);
+
 #endif /* VDE_XTS_TEAM_H */

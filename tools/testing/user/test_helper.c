@@ -445,8 +445,8 @@ FIXTURE(hfake) {
 /*
  * Every test runs alone and with a cipher team: the io_uring queue then
  * hands the cipher work of its requests to the team, all of it (offload
- * threshold 0) or, by default, that of large requests and of requests
- * that come with others.
+ * threshold 0) or that of large requests and, when a batch's small ones
+ * add up to the threshold, shares of them (one team job per share).
  */
 FIXTURE_VARIANT(hfake) {
 	unsigned int team;
@@ -466,6 +466,12 @@ FIXTURE_VARIANT_ADD(hfake, team) {
 FIXTURE_VARIANT_ADD(hfake, team_default) {
 	.team = 2,
 	.offload_min = VDE_OFFLOAD_MIN,
+};
+
+/* One team thread, 8 KiB threshold: a batch of 4 KiB requests in shares. */
+FIXTURE_VARIANT_ADD(hfake, team_shares) {
+	.team = 1,
+	.offload_min = 2 * BS,
 };
 
 FIXTURE_SETUP(hfake)
@@ -580,6 +586,15 @@ static int uring_queue(FIXTURE_DATA(hfake) *self, unsigned int q,
 	return vde_uq_new(&self->h, q, u);
 }
 
+/* An io_uring queue, or skip the test where io_uring is unavailable. */
+#define URING_QUEUE_OR_SKIP(q, u) do {					\
+	int probe_ = vde_uring_probe();					\
+									\
+	if (probe_)							\
+		SKIP(return, "io_uring unavailable: %s", strerror(-probe_)); \
+	ASSERT_EQ(0, uring_queue(self, q, u));				\
+} while (0)
+
 /* The io_uring path. */
 TEST_F(hfake, uring_local)
 {
@@ -587,12 +602,8 @@ TEST_F(hfake, uring_local)
 	unsigned int wtags[] = { 0, 1, 2 }, rtags[] = { 3 };
 	int32_t res[DEPTH];
 	struct vde_uq *u;
-	int ret;
 
-	ret = vde_uring_probe();
-	if (ret)
-		SKIP(return, "io_uring unavailable: %s", strerror(-ret));
-	ASSERT_EQ(0, uring_queue(self, 1, &u));
+	URING_QUEUE_OR_SKIP(1, &u);
 
 	set_desc(self, 1, 0, VDE_IO_OP_WRITE, 10, 2, 30);
 	set_desc(self, 1, 1, VDE_IO_OP_WRITE_ZEROES, 6, 4, 0);
@@ -634,12 +645,8 @@ TEST_F(hfake, uring_partial_units)
 	int32_t res[DEPTH];
 	struct vde_uq *u;
 	unsigned int i;
-	int ret;
 
-	ret = vde_uring_probe();
-	if (ret)
-		SKIP(return, "io_uring unavailable: %s", strerror(-ret));
-	ASSERT_EQ(0, uring_queue(self, 0, &u));
+	URING_QUEUE_OR_SKIP(0, &u);
 
 	set_desc(self, 0, 0, VDE_IO_OP_WRITE, 7, 1, 70);
 	ASSERT_EQ(0, vde_uq_serve_local(u, tags, 1, res));
@@ -671,6 +678,45 @@ TEST_F(hfake, uring_partial_units)
 	ASSERT_EQ(0, vde_uq_serve_local(u, rtags, 1, res));
 	EXPECT_EQ(1024, res[3]);
 	EXPECT_EQ(0, memcmp(want + 1536, vde_helper_buf(&self->h, 0, 3), 1024));
+	vde_uq_free(u);
+}
+
+/*
+ * A batch of small writes, then reads, of every encrypted block a tag
+ * can reach: in the team_shares variant the first half stays in the
+ * queue thread and the second half is one team job of two requests.
+ */
+TEST_F(hfake, uring_batch_shares)
+{
+	unsigned int tags[] = { 0, 1, 2, 3 }, i;
+	uint8_t plain[BS], want[BS], got[BS];
+	int32_t res[DEPTH];
+	struct vde_uq *u;
+
+	URING_QUEUE_OR_SKIP(0, &u);
+
+	for (i = 0; i < DEPTH; i++)
+		set_desc(self, 0, i, VDE_IO_OP_WRITE, 6 + i, 1, 90 + i);
+	memset(res, 0, sizeof(res));
+	ASSERT_EQ(0, vde_uq_serve_local(u, tags, DEPTH, res));
+	for (i = 0; i < DEPTH; i++) {
+		EXPECT_EQ(BS, res[i]) TH_LOG("write tag %u", i);
+		pattern(plain, BS, 90 + i);
+		ASSERT_EQ(0, oracle(VDE_BASE + (6 + i) * BS, plain, want, BS, 1));
+		file_blocks(self->h.fd, 6 + i, 1, got);
+		EXPECT_EQ(0, memcmp(want, got, BS)) TH_LOG("block %u", 6 + i);
+	}
+
+	for (i = 0; i < DEPTH; i++)
+		set_desc(self, 0, i, VDE_IO_OP_READ, 6 + i, 1, 0);
+	memset(res, 0, sizeof(res));
+	ASSERT_EQ(0, vde_uq_serve_local(u, tags, DEPTH, res));
+	for (i = 0; i < DEPTH; i++) {
+		EXPECT_EQ(BS, res[i]) TH_LOG("read tag %u", i);
+		pattern(plain, BS, 90 + i);
+		EXPECT_EQ(0, memcmp(plain, vde_helper_buf(&self->h, 0, i), BS))
+			TH_LOG("read tag %u", i);
+	}
 	vde_uq_free(u);
 }
 
