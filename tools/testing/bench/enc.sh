@@ -28,7 +28,7 @@ key=$dir/key
 modprobe loop
 modprobe dm-crypt
 mkdir -p "$dir"
-vde= loop= dm=
+vde='' loop='' dm=''
 cleanup() {
 	[ -n "$dm" ] && cryptsetup close vdebench
 	[ -n "$loop" ] && losetup -d "$loop"

@@ -1,11 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 #
 # Shared by the benchmarks: fio measurements of two devices in the same
-# run, in the order A, B, B, A, and a table of ratios A / B.  Sourced;
-# uses $runtime, which it defaults (with $size, $top and $vdetest) from
-# VDE_BENCH_RUNTIME and VDE_BENCH_SIZE if the script has not set them.
+# run, in rounds of A, B, B, A, and a table of ratios A / B with the
+# lowest and highest ratio of a single pair (A,B or B,A) beside it: under
+# emulation the same build moves by tens of percent from run to run, and
+# the range says how far one number can be trusted.  Sourced; uses
+# $runtime and $rounds, which it defaults (with $size, $top and $vdetest)
+# from VDE_BENCH_RUNTIME, VDE_BENCH_ROUNDS (default 2) and VDE_BENCH_SIZE
+# if the script has not set them.
 
 : "${runtime:=${VDE_BENCH_RUNTIME:-8}}"
+: "${rounds:=${VDE_BENCH_ROUNDS:-2}}"
 : "${size:=${VDE_BENCH_SIZE:-1G}}"
 : "${top:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}"
 : "${vdetest:=$top/build/selftests/vde/vdetest}"
@@ -22,16 +28,32 @@ measure() {
 	echo "$line" | awk -F';' '{ if ($8 > 0) print $8, $7; else print $49, $48 }'
 }
 
-# measure2 DEV1 DEV2 RW BS QD [FIO OPTIONS...]: "iops1 kib1 iops2 kib2",
-# each the mean of two runs in the order DEV1 DEV2 DEV2 DEV1.
+# measure2 DEV1 DEV2 RW BS QD [FIO OPTIONS...]: "iops1 kib1 iops2 kib2 lo hi",
+# the means over $rounds rounds of DEV1 DEV2 DEV2 DEV1, and the lowest and
+# highest KiB/s ratio DEV1 / DEV2 of one adjacent pair.
 measure2() {
-	local d1=$1 d2=$2 a b c d
+	local d1=$1 d2=$2 r
 	shift 2
-	a=$(measure "$d1" "$@")
-	b=$(measure "$d2" "$@")
-	c=$(measure "$d2" "$@")
-	d=$(measure "$d1" "$@")
-	echo "$a $d $b $c" | awk '{ print ($1 + $3) / 2, ($2 + $4) / 2, ($5 + $7) / 2, ($6 + $8) / 2 }'
+	for ((r = 0; r < rounds; r++)); do
+		measure "$d1" "$@"
+		measure "$d2" "$@"
+		measure "$d2" "$@"
+		measure "$d1" "$@"
+	done | awk '
+		{ i[NR % 4] += $1; k[NR % 4] += $2; v[NR] = $2 }
+		NR % 4 == 0 {
+			for (p = NR - 3; p <= NR; p += 3) {
+				q = p == NR - 3 ? p + 1 : p - 1
+				x = v[q] > 0 ? v[p] / v[q] : 0
+				if (n++ == 0 || x < lo) lo = x
+				if (n == 1 || x > hi) hi = x
+			}
+		}
+		END {
+			m = NR / 2
+			print (i[1] + i[0]) / m, (k[1] + k[0]) / m,
+			      (i[2] + i[3]) / m, (k[2] + k[3]) / m, lo, hi
+		}'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / b }'; }
@@ -39,24 +61,24 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / b 
 # table_head TITLE NAME_A NAME_B OUT: print the title and column heads.
 table_head() {
 	{
-		echo "$1"
-		printf '%-22s %10s %10s %7s %10s %10s %7s\n' test "$2 IOPS" \
-			"$3 IOPS" ratio "$2 MiB/s" "$3 MiB/s" ratio
+		echo "$1 ($rounds x A,B,B,A)"
+		printf '%-22s %10s %10s %7s %10s %10s %7s %11s\n' test "$2 IOPS" \
+			"$3 IOPS" ratio "$2 MiB/s" "$3 MiB/s" ratio range
 	} | tee -a "$4"
 }
 
 # table_rows DEV_A DEV_B OUT [FIO OPTIONS...]: the four standard tests.
 table_rows() {
-	local a=$1 b=$2 out=$3 t vi vb li lb
+	local a=$1 b=$2 out=$3 t vi vb li lb lo hi
 	shift 3
 	for t in "randread 4k 1" "randread 4k 32" "read 128k 8" "write 128k 8"; do
 		set -- $t "$@"
-		read -r vi vb li lb < <(measure2 "$a" "$b" "$@")
-		printf '%-22s %10.0f %10.0f %7s %10.1f %10.1f %7s\n' "$1 $2 qd$3" \
-			"$vi" "$li" "$(ratio "$vi" "$li")" \
+		read -r vi vb li lb lo hi < <(measure2 "$a" "$b" "$@")
+		printf '%-22s %10.0f %10.0f %7s %10.1f %10.1f %7s %5.2f-%.2f\n' \
+			"$1 $2 qd$3" "$vi" "$li" "$(ratio "$vi" "$li")" \
 			"$(awk -v k="$vb" 'BEGIN { print k / 1024 }')" \
 			"$(awk -v k="$lb" 'BEGIN { print k / 1024 }')" \
-			"$(ratio "$vb" "$lb")" | tee -a "$out"
+			"$(ratio "$vb" "$lb")" "$lo" "$hi" | tee -a "$out"
 		shift 3
 	done
 }
