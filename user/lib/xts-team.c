@@ -16,6 +16,11 @@
  * job may cut its buffer into parts like any caller; parts go before
  * jobs, and waiters run only parts, so a team whose every thread runs a
  * job still finishes them.
+ *
+ * Parts only pay when team threads would otherwise be idle: while parts
+ * or jobs are queued, every thread has work, and cutting a buffer would
+ * only add hand-overs (a wake-up each, and a wait for the slowest part).
+ * A call made then does all its work in the calling thread.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -53,6 +58,7 @@ struct vde_xts_team {
 	struct vde_team_work *work_head;
 	struct vde_team_work **work_tail;
 	bool stop;
+	unsigned long parts;
 	unsigned int nr_threads;
 	pthread_t *threads;
 	struct vde_xts **x;
@@ -129,6 +135,16 @@ void vde_xts_team_queue(struct vde_xts_team *t, struct vde_team_work *w)
 unsigned int vde_xts_team_size(const struct vde_xts_team *t)
 {
 	return t ? t->nr_threads : 0;
+}
+
+unsigned long vde_xts_team_parts(struct vde_xts_team *t)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->parts;
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }
 
 int vde_xts_team_new(const uint8_t key[VDE_XTS_KEY_SIZE], unsigned int nr,
@@ -221,6 +237,11 @@ int vde_xts_team_crypt(struct vde_xts_team *t, struct vde_xts *x,
 	first.len = per;
 
 	pthread_mutex_lock(&t->lock);
+	if (t->count || t->work_head) {
+		pthread_mutex_unlock(&t->lock);
+		first.len = len;
+		return job_run(x, &first);
+	}
 	for (done = per; done < len && t->count < VDE_TEAM_QUEUE; done += per) {
 		struct team_job *j = &t->jobs[(t->head + t->count) % VDE_TEAM_QUEUE];
 
@@ -230,6 +251,7 @@ int vde_xts_team_crypt(struct vde_xts_team *t, struct vde_xts *x,
 			.encrypt = encrypt,
 		};
 		t->count++;
+		t->parts++;
 		call.left++;
 	}
 	pthread_cond_broadcast(&t->work);

@@ -53,8 +53,9 @@ void vde_xts_team_free(struct vde_xts_team *t);
  * @encrypt: encrypt, else decrypt
  *
  * Buffers of 64 KiB and more are cut into parts of whole data units that
- * the team and the caller transform at the same time; the call returns
- * when all parts are done.
+ * the team and the caller transform at the same time, unless the team has
+ * queued work (parts or jobs), which keeps all its threads busy: then the
+ * caller does it all.  The call returns when all parts are done.
  *
  * Return: 0, -EINVAL for misaligned input, or -EIO.
  */
@@ -80,5 +81,14 @@ void vde_xts_team_queue(struct vde_xts_team *t, struct vde_team_work *w);
  * Return: the threads vde_xts_team_new() started, 0 for NULL.
  */
 unsigned int vde_xts_team_size(const struct vde_xts_team *t);
+
+/**
+ * vde_xts_team_parts() - the parts a team has been handed
+ * @t: the team
+ *
+ * Return: the parts vde_xts_team_crypt() has queued since the team
+ * started (the caller's own part of each call not counted).
+ */
+unsigned long vde_xts_team_parts(struct vde_xts_team *t);
 
 #endif /* VDE_XTS_TEAM_H */

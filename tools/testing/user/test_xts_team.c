@@ -142,9 +142,10 @@ static void qjob_fn(struct vde_team_work *w, struct vde_xts *x)
 }
 
 /*
- * More jobs than threads, every one cutting its buffer into parts.  The
- * first two jobs wait for each other, so both team threads are in a job
- * when they cut their buffers: only their waits can run the parts.
+ * More jobs than threads, every one calling on the team that runs it.
+ * The first two jobs wait for each other, so both team threads are in a
+ * job when they call: whichever of them cuts its buffer into parts (the
+ * team has no queued work) must finish while the other thread is busy.
  */
 TEST_F(team, queued_jobs_split_on_their_own_team)
 {
@@ -190,6 +191,52 @@ TEST_F(team, queued_jobs_split_on_their_own_team)
 	for (i = 0; i < NR_JOBS; i++)
 		free(jobs[i].buf);
 	free(want);
+}
+
+/* Blocks a team thread until the test lets it go. */
+struct hold {
+	struct vde_team_work w;
+	pthread_barrier_t *go;
+};
+
+static void hold_fn(struct vde_team_work *w, struct vde_xts *x)
+{
+	(void)x;
+	if (((struct hold *)w)->go)
+		pthread_barrier_wait(((struct hold *)w)->go);
+}
+
+/*
+ * An idle team takes parts of a large buffer (3 parts on 2 threads: the
+ * caller keeps one); a team with queued work takes none, the caller does
+ * it all, and the bytes are the same either way.
+ */
+TEST_F(team, parts_only_for_an_idle_team)
+{
+	struct hold holds[3];
+	pthread_barrier_t go;
+	struct vde_xts_team *t;
+	unsigned int i;
+
+	ASSERT_EQ(0, vde_xts_encrypt(self->x, 0, self->a, self->a, JOB_LEN));
+	ASSERT_EQ(0, vde_xts_team_new(self->key, 2, &t));
+	ASSERT_EQ(0, vde_xts_team_crypt(t, self->x, 0, self->b, JOB_LEN, true));
+	EXPECT_EQ(2, vde_xts_team_parts(t));
+	EXPECT_EQ(0, memcmp(self->a, self->b, JOB_LEN));
+
+	/* Both threads held, a third job queued behind them. */
+	ASSERT_EQ(0, pthread_barrier_init(&go, NULL, 3));
+	for (i = 0; i < 3; i++) {
+		holds[i] = (struct hold){ .w.fn = hold_fn, .go = i < 2 ? &go : NULL };
+		vde_xts_team_queue(t, &holds[i].w);
+	}
+	ASSERT_EQ(0, vde_xts_team_crypt(t, self->x, 0, self->b, JOB_LEN, false));
+	EXPECT_EQ(2, vde_xts_team_parts(t)) TH_LOG("parts for a busy team");
+	ASSERT_EQ(0, vde_xts_decrypt(self->x, 0, self->a, self->a, JOB_LEN));
+	EXPECT_EQ(0, memcmp(self->a, self->b, JOB_LEN));
+	pthread_barrier_wait(&go);
+	vde_xts_team_free(t);
+	pthread_barrier_destroy(&go);
 }
 
 TEST_HARNESS_MAIN
