@@ -552,39 +552,49 @@ static uint32_t uq_cqe_bytes(struct vde_uq *u, const struct io_uring_cqe *cqe)
 static void uq_costly(struct vde_uq *u, const struct io_uring_cqe *cqes,
 		      unsigned int n)
 {
+	unsigned int i, g, *where = u->where;
 	uint64_t small = 0, acc = 0;
-	unsigned int i, *where = u->where;
 	uint32_t bytes;
-	bool here = false;
 
 	for (i = 0; u->jobs && i < n; i++) {
 		bytes = uq_cqe_bytes(u, &cqes[i]);
-		where[i] = bytes >= u->h->offload_min ? UQ_TEAM : UQ_GROUP;
-		if (where[i] == UQ_GROUP)
+		if (bytes < u->h->offload_min)
 			small += bytes;
 	}
+	if (small < u->h->offload_min)
+		small = 0;
 	for (i = 0; i < n; i++) {
-		if (!u->jobs || (where[i] == UQ_GROUP && small < u->h->offload_min)) {
-			where[i] = UQ_HERE;
-		} else if (where[i] == UQ_GROUP) {
-			where[i] += (unsigned int)(acc * u->nr_groups / small);
-			acc += uq_cqe_bytes(u, &cqes[i]);
-			if (where[i] == UQ_GROUP)
-				where[i] = UQ_HERE;
+		where[i] = UQ_HERE;
+		if (!u->jobs)
+			continue;
+		bytes = uq_cqe_bytes(u, &cqes[i]);
+		if (bytes >= u->h->offload_min) {
+			where[i] = UQ_TEAM;
+		} else if (small) {
+			g = (unsigned int)(acc * u->nr_groups / small);
+			acc += bytes;
+			if (g)
+				where[i] = UQ_GROUP + g;
 		}
-		if (where[i] == UQ_HERE)
-			here = true;
-		else
+		if (where[i] != UQ_HERE)
 			uq_cqe(u, &cqes[i], where[i]);
 	}
-	if (u->jobs)
-		uq_groups_queue(u);
-	for (i = 0; here && i < n; i++) {
+	uq_groups_queue(u);
+	for (i = 0; i < n; i++) {
 		if (where[i] != UQ_HERE)
 			continue;
 		io_uring_submit(&u->ring);
 		uq_cqe(u, &cqes[i], UQ_HERE);
 	}
+}
+
+/* Handle @cqe now, or keep it for uq_costly() if it runs the cipher. */
+static void uq_sort(struct vde_uq *u, const struct io_uring_cqe *cqe)
+{
+	if (uq_cqe_costly(u, cqe))
+		u->later[u->nr_later++] = *cqe;
+	else
+		uq_cqe(u, cqe, UQ_HERE);
 }
 
 /*
@@ -599,10 +609,7 @@ static void uq_reap(struct vde_uq *u)
 
 	u->nr_later = 0;
 	io_uring_for_each_cqe(&u->ring, head, cqe) {
-		if (uq_cqe_costly(u, cqe))
-			u->later[u->nr_later++] = *cqe;
-		else
-			uq_cqe(u, cqe, UQ_HERE);
+		uq_sort(u, cqe);
 		n++;
 	}
 	io_uring_cq_advance(&u->ring, n);
@@ -661,10 +668,7 @@ int vde_uq_serve_local(struct vde_uq *u, const unsigned int *tags,
 	for (i = 0; i < n; i++) {
 		struct io_uring_cqe c = { .user_data = UQ_CMD | tags[i] };
 
-		if (uq_cqe_costly(u, &c))
-			u->later[u->nr_later++] = c;
-		else
-			uq_cqe(u, &c, UQ_HERE);
+		uq_sort(u, &c);
 	}
 	uq_costly(u, u->later, u->nr_later);
 	while (u->pending) {
