@@ -283,6 +283,7 @@ static void vde_ring_publish(struct vde_ring_queue *q, unsigned int tag)
 {
 	struct vde_ring_tag *t = &q->tags[tag];
 	struct request *rq = t->rq;
+	struct vde_cmd *cmd = blk_mq_rq_to_pdu(rq);
 	struct vde_io_desc *desc = &q->descs[tag];
 	u16 flags = 0;
 
@@ -291,8 +292,10 @@ static void vde_ring_publish(struct vde_ring_queue *q, unsigned int tag)
 		flags |= VDE_IO_F_FUA;
 	if (req_op(rq) == REQ_OP_WRITE_ZEROES && (rq->cmd_flags & REQ_NOUNMAP))
 		flags |= VDE_IO_F_NOUNMAP;
-	if (req_op(rq) == REQ_OP_WRITE)
+	if (req_op(rq) == REQ_OP_WRITE && !cmd->wfilled)
 		vde_ring_copy(rq, vde_tag_buf(q, tag), true);
+	/* Published again after a lost helper, it is copied again. */
+	cmd->wfilled = false;
 	WRITE_ONCE(desc->op, vde_desc_op(rq));
 	WRITE_ONCE(desc->reserved0, 0);
 	WRITE_ONCE(desc->flags, flags);
@@ -300,7 +303,7 @@ static void vde_ring_publish(struct vde_ring_queue *q, unsigned int tag)
 	WRITE_ONCE(desc->offset, (u64)blk_rq_pos(rq) << SECTOR_SHIFT);
 	WRITE_ONCE(desc->seq, ++t->seq);
 	WRITE_ONCE(desc->reserved, 0);
-	t->state = VDE_TAG_OWNED;
+	WRITE_ONCE(t->state, VDE_TAG_OWNED);
 
 	if (q->transport == VDE_TRANSPORT_URING) {
 		struct io_uring_cmd *cmd = t->cmd;
@@ -348,7 +351,7 @@ static void vde_ring_queue_reset(struct vde_ring_queue *q, bool detach,
 			if (t->cmd)
 				vde_done_abort(done, t->cmd);
 			t->cmd = NULL;
-			t->state = VDE_TAG_FREE;
+			WRITE_ONCE(t->state, VDE_TAG_FREE);
 		}
 		done->put_task = q->task;
 		q->task = NULL;
@@ -464,7 +467,7 @@ static void vde_ring_arm(struct vde_ring_queue *q, unsigned int tag,
 {
 	struct vde_ring_tag *t = &q->tags[tag];
 
-	t->state = VDE_TAG_ARMED;
+	WRITE_ONCE(t->state, VDE_TAG_ARMED);
 	t->cmd = cmd;
 	if (t->rq)
 		vde_ring_publish(q, tag);
@@ -483,7 +486,7 @@ static int vde_ring_commit(struct vde_ring_queue *q, unsigned int tag,
 
 	lockdep_assert_held(&q->lock);
 	if (t->state == VDE_TAG_ORPHAN) {
-		t->state = VDE_TAG_FREE;
+		WRITE_ONCE(t->state, VDE_TAG_FREE);
 		return 0;
 	}
 	if (t->state != VDE_TAG_OWNED)
@@ -499,7 +502,7 @@ static int vde_ring_commit(struct vde_ring_queue *q, unsigned int tag,
 	else if (ret >= 0)
 		ret = -EIO;
 	t->rq = NULL;
-	t->state = VDE_TAG_FREE;
+	WRITE_ONCE(t->state, VDE_TAG_FREE);
 	vde_done_rq(done, rq, ret);
 	/*
 	 * The data is copied once the lock is dropped: the request is no
@@ -537,6 +540,19 @@ void vde_ring_queue_rq(struct vde_device *vde, struct blk_mq_hw_ctx *hctx,
 		cmd->ret = -EIO;
 		blk_mq_complete_request(rq);
 		return;
+	}
+	/*
+	 * A write's data goes to the tag buffer before the lock is taken,
+	 * unless the helper still holds the buffer for the tag's previous
+	 * request (ORPHAN: that request timed out).  Nothing else makes the
+	 * tag ORPHAN while this request holds it, and the helper owns the
+	 * buffer again only once the request is published.
+	 */
+	cmd->wfilled = false;
+	if (req_op(rq) == REQ_OP_WRITE &&
+	    READ_ONCE(t->state) != VDE_TAG_ORPHAN) {
+		vde_ring_copy(rq, vde_tag_buf(q, rq->tag), true);
+		cmd->wfilled = true;
 	}
 	spin_lock_irqsave(&q->lock, flags);
 	if (ring->dead || WARN_ON_ONCE(t->rq)) {
@@ -579,7 +595,7 @@ enum blk_eh_timer_return vde_ring_timeout(struct vde_device *vde,
 	spin_lock_irq(&q->lock);
 	if (t->rq == rq && (q->task || !vde_ring_holds(vde->ring))) {
 		if (t->state == VDE_TAG_OWNED)
-			t->state = VDE_TAG_ORPHAN;
+			WRITE_ONCE(t->state, VDE_TAG_ORPHAN);
 		t->rq = NULL;
 		fail = true;
 	}

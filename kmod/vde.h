@@ -177,6 +177,8 @@ struct vde_queue {
  * @start_ns: when the request was started, for the latency histogram
  * @rflags: VDE_REGION_* flags of the blocks the request touches
  * @helper: the request is served by the userspace helper
+ * @wfilled: a helper write's data is in its tag buffer already, copied
+ *	before the queue's ring lock was taken; cleared when published
  * @rbuf: a helper read's data, in its tag buffer, to copy into the
  *	request before it completes (outside the queue's ring lock)
  */
@@ -189,6 +191,7 @@ struct vde_cmd {
 	u64 start_ns;
 	u32 rflags;
 	bool helper;
+	bool wfilled;
 	void *rbuf;
 };
 

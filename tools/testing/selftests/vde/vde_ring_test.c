@@ -524,13 +524,22 @@ static void child_send(int wfd, struct child_msg *m)
 		_exit(3);
 }
 
+/* What a forked helper does once it owns a request. */
+enum child_end {
+	CHILD_SIT,		/* sit until killed */
+	CHILD_EXIT,		/* _exit(0) at once without committing */
+	CHILD_SCRIBBLE_EXIT,	/* overwrite the tag's buffer, then exit */
+};
+
+/* The byte CHILD_SCRIBBLE_EXIT fills the tag buffer with. */
+#define CHILD_SCRIBBLE	0x5a
+
 /*
  * A helper process: arm every tag of queue 0 with io_uring, report ARMED,
- * wait for one request, report it (OWNED) and then either _exit(0) at once
- * without committing, or sit until killed.
+ * wait for one request, report it (OWNED) and then end as @end says.
  */
 static void __attribute__((noreturn))
-child_helper(int index, int wfd, bool exit_when_owned)
+child_helper(int index, int wfd, enum child_end end)
 {
 	struct child_msg m;
 	struct helper h;
@@ -573,7 +582,10 @@ child_helper(int index, int wfd, bool exit_when_owned)
 	m.nr_bytes = d.nr_bytes;
 	m.offset = d.offset;
 	child_send(wfd, &m);
-	if (exit_when_owned)
+	if (end == CHILD_SCRIBBLE_EXIT)
+		memset(buf_of(&h, UD_Q(ud), UD_TAG(ud)), CHILD_SCRIBBLE,
+		       h.info.buf_size);
+	if (end != CHILD_SIT)
 		_exit(0);
 	for (;;)
 		pause();
@@ -2162,7 +2174,7 @@ static void read_msg(struct __test_metadata *_metadata, int fd,
 }
 
 static void spawn_child_helper(struct __test_metadata *_metadata,
-			       FIXTURE_DATA(ring) *self, bool exit_when_owned)
+			       FIXTURE_DATA(ring) *self, enum child_end end)
 {
 	int p[2];
 
@@ -2173,10 +2185,30 @@ static void spawn_child_helper(struct __test_metadata *_metadata,
 	ASSERT_LE(0, self->child);
 	if (self->child == 0) {
 		close(p[0]);
-		child_helper(self->index, p[1], exit_when_owned);
+		child_helper(self->index, p[1], end);
 	}
 	close(p[1]);
 	self->pipe_rd = p[0];
+}
+
+/*
+ * A child helper that exits once it owns a request: it reported the
+ * request of @op at ENC_OFF, BS bytes, and exited with status 0.
+ */
+static void child_owned_and_exited(struct __test_metadata *_metadata,
+				   FIXTURE_DATA(ring) *self, __u32 op)
+{
+	struct child_msg m;
+	int status;
+
+	read_msg(_metadata, self->pipe_rd, &m, MSG_OWNED, WAIT_MS);
+	EXPECT_EQ(op, m.op);
+	EXPECT_EQ(ENC_OFF, m.offset);
+	EXPECT_EQ(BS, m.nr_bytes);
+	status = reap(self->child, 10000);
+	ASSERT_NE(-1, status) TH_LOG("the helper did not exit");
+	self->child = 0;
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 /*
@@ -2192,7 +2224,7 @@ TEST_F_TIMEOUT(ring, helper_loss_fail, 60)
 
 	REQUIRE_SETUP();
 	attach(_metadata, self, true);
-	spawn_child_helper(_metadata, self, false);
+	spawn_child_helper(_metadata, self, CHILD_SIT);
 	read_msg(_metadata, self->pipe_rd, &m, MSG_ARMED, 10000);
 
 	memset(IOBUF(0), 0xee, BS);
@@ -2327,7 +2359,6 @@ TEST_F_TIMEOUT(ring, helper_loss_hold, 60)
 	struct job *j = &self->jobs[0];
 	struct child_msg m;
 	unsigned int q, t;
-	int status;
 
 	REQUIRE_SETUP();
 	self->add.flags = VDE_DEV_HELPER_HOLD;
@@ -2343,16 +2374,9 @@ TEST_F_TIMEOUT(ring, helper_loss_hold, 60)
 	read_plain(_metadata, self, 1, PLAIN_OFF);
 
 	/* The first helper gets it, then exits without committing. */
-	spawn_child_helper(_metadata, self, true);
+	spawn_child_helper(_metadata, self, CHILD_EXIT);
 	read_msg(_metadata, self->pipe_rd, &m, MSG_ARMED, 10000);
-	read_msg(_metadata, self->pipe_rd, &m, MSG_OWNED, WAIT_MS);
-	EXPECT_EQ(VDE_IO_OP_READ, m.op);
-	EXPECT_EQ(ENC_OFF, m.offset);
-	EXPECT_EQ(BS, m.nr_bytes);
-	status = reap(self->child, 10000);
-	ASSERT_NE(-1, status) TH_LOG("the helper did not exit");
-	self->child = 0;
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	child_owned_and_exited(_metadata, self, VDE_IO_OP_READ);
 
 	/* Lost helper, io_timeout passed twice over: still pending. */
 	sleep_ms(2500);
@@ -2371,6 +2395,43 @@ TEST_F_TIMEOUT(ring, helper_loss_hold, 60)
 	EXPECT_TRUE(is_pattern(IOBUF(0), BS, ENC_OFF, 0xd1));
 	expect_no_cqe(_metadata, &self->h, QUIET_MS);
 	round_trip(_metadata, self, 0, ENC_OFF + BS, 0xd2);
+}
+
+/*
+ * Helper loss, hold policy, a write: the helper that owned it wrote over
+ * the tag buffer (as encrypting in place does) and exited; the next
+ * helper gets the request with the caller's data in the buffer again.
+ */
+TEST_F_TIMEOUT(ring, helper_loss_hold_write, 60)
+{
+	struct job *j = &self->jobs[0];
+	struct child_msg m;
+	unsigned int q, t;
+	unsigned char *b;
+
+	REQUIRE_SETUP();
+	self->add.flags = VDE_DEV_HELPER_HOLD;
+	attach(_metadata, self, true);
+	spawn_child_helper(_metadata, self, CHILD_SCRIBBLE_EXIT);
+	read_msg(_metadata, self->pipe_rd, &m, MSG_ARMED, 10000);
+
+	fill_pattern(IOBUF(1), BS, ENC_OFF, 0xe1);
+	ASSERT_EQ(0, job_start(j, JOB_WRITE, self->bdev, IOBUF(1), BS, ENC_OFF));
+	child_owned_and_exited(_metadata, self, VDE_IO_OP_WRITE);
+	sleep_ms(300);
+	EXPECT_FALSE(job_done(j)) TH_LOG("held write ended: %lld, %s", j->ret,
+					 strerror(j->err));
+
+	open_helper(_metadata, self, true);
+	fetch_all_retry(_metadata, &self->h, 0, 3000);
+	expect_request(_metadata, &self->h, VDE_IO_OP_WRITE, ENC_OFF, BS, &q, &t);
+	b = buf_of(&self->h, q, t);
+	EXPECT_TRUE(is_pattern(b, BS, ENC_OFF, 0xe1))
+		TH_LOG("republished write: buffer starts %02x %02x", b[0], b[1]);
+	commit(_metadata, &self->h, q, t, BS);
+	ASSERT_JOB_RET(j, BS);
+	expect_no_cqe(_metadata, &self->h, QUIET_MS);
+	round_trip(_metadata, self, 0, ENC_OFF + BS, 0xe2);
 }
 
 /*
@@ -2640,6 +2701,65 @@ TEST_F_TIMEOUT(ring, io_timeout_live_helper, 60)
 		EXPECT_TRUE(is_pattern(IOBUF(i), BS, ENC_OFF + (i + 1ULL) * BS, 0xf2));
 	}
 	EXPECT_TRUE(reused) TH_LOG("tag %u never carried another request", t);
+	expect_no_cqe(_metadata, h, QUIET_MS);
+}
+
+/*
+ * A write that timed out leaves its tag ORPHAN: the helper still holds
+ * the buffer.  A new write given that tag waits; until the late commit
+ * its data must not reach the buffer, and after it the helper gets it
+ * with its own data.
+ */
+TEST_F_TIMEOUT(ring, io_timeout_orphan_write, 60)
+{
+	struct helper *h = &self->h;
+	struct job *j = &self->jobs[0];
+	unsigned int q, t, q2, t2, i, nq[DEPTH], nt[DEPTH];
+	struct vde_io_desc d;
+
+	REQUIRE_SETUP();
+	attach(_metadata, self, true);
+	set_io_timeout(_metadata, self->index, 1000);
+	open_helper(_metadata, self, true);
+	fetch_all(_metadata, h, 0);
+
+	fill_pattern(IOBUF(0), BS, ENC_OFF, 0xa1);
+	ASSERT_EQ(0, job_run(j, JOB_WRITE, self->bdev, IOBUF(0), BS, ENC_OFF, 0,
+			     0, NULL, 0));
+	expect_request(_metadata, h, VDE_IO_OP_WRITE, ENC_OFF, BS, &q, &t);
+	EXPECT_TRUE(is_pattern(buf_of(h, q, t), BS, ENC_OFF, 0xa1));
+	ASSERT_JOB_ERR(j, EIO, 10000);
+
+	/* As many writes as tags: one of them gets the orphaned tag. */
+	for (i = 0; i < DEPTH; i++) {
+		fill_pattern(IOBUF(i), BS, ENC_OFF + (i + 1ULL) * BS, 0xa2);
+		ASSERT_EQ(0, job_run(&self->jobs[i], JOB_WRITE, self->bdev,
+				     IOBUF(i), BS, ENC_OFF + (i + 1ULL) * BS, 0,
+				     0, NULL, 0));
+	}
+	for (i = 0; i + 1 < DEPTH; i++) {
+		next_request(_metadata, h, WAIT_MS, &nq[i], &nt[i], &d);
+		EXPECT_EQ(VDE_IO_OP_WRITE, d.op);
+		EXPECT_TRUE(is_pattern(buf_of(h, nq[i], nt[i]), BS, d.offset, 0xa2));
+		EXPECT_FALSE(nq[i] == q && nt[i] == t);
+	}
+	sleep_ms(300);
+	expect_no_cqe(_metadata, h, QUIET_MS);
+	EXPECT_TRUE(is_pattern(buf_of(h, q, t), BS, ENC_OFF, 0xa1))
+		TH_LOG("a new write reached the orphaned tag's buffer");
+
+	/* The late commit re-arms the tag and hands over the waiting write. */
+	commit(_metadata, h, q, t, BS);
+	next_request(_metadata, h, WAIT_MS, &q2, &t2, &d);
+	EXPECT_EQ(VDE_IO_OP_WRITE, d.op);
+	EXPECT_TRUE(is_pattern(buf_of(h, q2, t2), BS, d.offset, 0xa2));
+	EXPECT_TRUE(q2 == q && t2 == t) TH_LOG("got tag %u, not %u", t2, t);
+	nq[DEPTH - 1] = q2;
+	nt[DEPTH - 1] = t2;
+	for (i = 0; i < DEPTH; i++)
+		commit(_metadata, h, nq[i], nt[i], BS);
+	for (i = 0; i < DEPTH; i++)
+		ASSERT_JOB_RET(&self->jobs[i], BS);
 	expect_no_cqe(_metadata, h, QUIET_MS);
 }
 
