@@ -1197,10 +1197,11 @@ int vde_ring_show(struct vde_device *vde, char *buf)
 	u32 i, attached = 0, armed = 0;
 	u8 transport = VDE_TRANSPORT_NONE;
 	const char *state;
+	pid_t pid = 0;
 
 	if (!ring)
 		return sysfs_emit(buf, "state none\ntransport none\npolicy none\n"
-				  "queues_armed 0\nqueues 0\n");
+				  "queues_armed 0\nqueues 0\npid 0\n");
 	for (i = 0; i < ring->nr_queues; i++) {
 		struct vde_ring_queue *q = ring->queues[i];
 
@@ -1208,6 +1209,8 @@ int vde_ring_show(struct vde_device *vde, char *buf)
 		if (q->task) {
 			attached++;
 			transport = q->transport;
+			/* The reader's view of the process; 0 if not visible. */
+			pid = task_tgid_vnr(q->task);
 			if (q->nr_fetched == vde->queue_depth)
 				armed++;
 		}
@@ -1215,8 +1218,9 @@ int vde_ring_show(struct vde_device *vde, char *buf)
 	}
 	state = attached ? "live" : READ_ONCE(ring->lost) ? "lost" : "none";
 	return sysfs_emit(buf, "state %s\ntransport %s\npolicy %s\n"
-			  "queues_armed %u\nqueues %u\n", state, transports[transport],
-			  ring->hold ? "hold" : "fail", armed, ring->nr_queues);
+			  "queues_armed %u\nqueues %u\npid %d\n", state,
+			  transports[transport], ring->hold ? "hold" : "fail", armed,
+			  ring->nr_queues, pid);
 }
 
 /**

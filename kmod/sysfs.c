@@ -114,7 +114,8 @@ static DEVICE_ATTR_RO(capabilities);
 /*
  * The userspace helper: "name value" lines state (none, live, lost),
  * transport (none, io_uring, ioctl), policy (fail, hold, or none without
- * a helper data plane), queues_armed and queues.
+ * a helper data plane), queues_armed, queues and pid (the helper process
+ * as the reader's PID namespace sees it; 0 if none or not visible).
  */
 static ssize_t helper_show(struct device *dev, struct device_attribute *attr,
 			   char *buf)

@@ -10,7 +10,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <json-c/json.h>
@@ -393,28 +395,76 @@ static int vdectl_find_devs(int fd, const char *path, int *out, int max)
 	return n;
 }
 
-static int vdectl_detach_one(int fd, int index, int force)
+static pid_t helper_pid(int index);
+
+/*
+ * The helper process of device @index as a pidfd, or -1 if it has none or
+ * it cannot be opened.  The pid is read again once the pidfd is open, so
+ * the pidfd is the helper's and not a process that took a freed pid.
+ */
+static int helper_pidfd(int index, pid_t *pid)
+{
+	int fd;
+
+	*pid = helper_pid(index);
+	if (*pid <= 0)
+		return -1;
+	fd = pidfd_open(*pid, 0);
+	if (fd >= 0 && helper_pid(index) != *pid) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/*
+ * A detached device's helper exits once its commands fail; until then it
+ * holds the image open (and the file system it is on busy).
+ */
+static int wait_helper(const char *name, int pidfd, pid_t pid, int secs)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	int r;
+
+	do
+		r = poll(&p, 1, secs * 1000);
+	while (r < 0 && errno == EINTR);
+	if (r > 0)
+		return VDECTL_EXIT_OK;
+	vdectl_err("/dev/%s is detached, but its helper (pid %d) has not exited after %d s",
+		   name, (int)pid, secs);
+	return VDECTL_EXIT_FAIL;
+}
+
+static int vdectl_detach_one(int fd, int index, int force, int wait_secs)
 {
 	char name[32], why[2048];
-	int ret;
+	int ret, pidfd = -1;
+	pid_t pid = 0;
 
 	snprintf(name, sizeof(name), "vde%d", index);
 	if (!force && vde_dev_users("", name, why, sizeof(why)) > 0) {
 		vdectl_err("/dev/%s is busy, not detached (use --force):\n%s", name, why);
 		return VDECTL_EXIT_FAIL;
 	}
+	if (wait_secs > 0)
+		pidfd = helper_pidfd(index, &pid);
 	ret = vde_ctrl_dev_cmd(fd, VDE_CTL_REMOVE, index,
 			       force ? VDE_REMOVE_FORCE : 0);
+	if (!ret && pidfd >= 0)
+		ret = wait_helper(name, pidfd, pid, wait_secs);
+	if (pidfd >= 0)
+		close(pidfd);
 	if (ret == -EBUSY) {
 		vdectl_err("/dev/%s is open by another process, not detached (use --force)",
 			   name);
 		return VDECTL_EXIT_FAIL;
 	}
-	if (ret) {
+	if (ret < 0) {
 		vdectl_err("/dev/%s: cannot detach: %s", name, strerror(-ret));
 		return ret == -ENODEV ? VDECTL_EXIT_NODEV : VDECTL_EXIT_FAIL;
 	}
-	return VDECTL_EXIT_OK;
+	return ret;
 }
 
 int vdectl_cmd_detach(int argc, char **argv)
@@ -422,19 +472,29 @@ int vdectl_cmd_detach(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "wait", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int force = 0, all = 0, c, fd, n, i, ret = VDECTL_EXIT_OK, r;
-	int idx[1024];
+	int idx[1024], wait_secs = 10;
+	char *end;
+	long v;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "fa", opts, NULL)) != -1) {
-		if (c == 'f')
+	while ((c = getopt_long(argc, argv, "faw:", opts, NULL)) != -1) {
+		if (c == 'f') {
 			force = 1;
-		else if (c == 'a')
+		} else if (c == 'a') {
 			all = 1;
-		else
+		} else if (c == 'w') {
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 0 || v > 3600)
+				return vdectl_usage_error(argv[0], "--wait takes seconds, 0 to 3600");
+			wait_secs = (int)v;
+		} else {
 			return vdectl_usage_error(argv[0], "bad option");
+		}
 	}
 	if (all != (optind == argc))
 		return vdectl_usage_error(argv[0], "expected DEV or IMAGE, or --all");
@@ -461,7 +521,7 @@ int vdectl_cmd_detach(int argc, char **argv)
 		}
 	}
 	for (i = 0; i < n; i++) {
-		r = vdectl_detach_one(fd, idx[i], force);
+		r = vdectl_detach_one(fd, idx[i], force, wait_secs);
 		if (r)
 			ret = r;
 	}
@@ -615,6 +675,7 @@ struct helper_info {
 	char policy[16];
 	unsigned long long armed;
 	unsigned long long queues;
+	long long pid;
 };
 
 void vdectl_field_word(const char *text, const char *key, char *out, size_t len)
@@ -634,6 +695,16 @@ static void helper_info(int index, struct helper_info *hi)
 	vdectl_field_word(buf, "policy", hi->policy, sizeof(hi->policy));
 	hi->armed = vdectl_stat(buf, "queues_armed");
 	hi->queues = vdectl_stat(buf, "queues");
+	hi->pid = (long long)vdectl_stat(buf, "pid");
+}
+
+/* The helper process of device @index; 0 if none, or not known. */
+static pid_t helper_pid(int index)
+{
+	struct helper_info hi;
+
+	helper_info(index, &hi);
+	return strcmp(hi.state, "live") ? 0 : (pid_t)hi.pid;
 }
 
 /* Devices without a helper data plane have policy "none" (or no file). */
@@ -654,6 +725,7 @@ static struct json_object *helper_json(const struct helper_info *hi,
 	json_object_object_add(h, "policy", json_object_new_string(hi->policy[0] ? hi->policy : "none"));
 	json_object_object_add(h, "queues_armed", json_object_new_uint64(hi->armed));
 	json_object_object_add(h, "queues", json_object_new_uint64(hi->queues));
+	json_object_object_add(h, "pid", json_object_new_int64(hi->pid));
 	json_object_object_add(h, "requests", json_object_new_uint64(requests));
 	return h;
 }
@@ -662,8 +734,11 @@ static void helper_text(const struct helper_info *hi)
 {
 	if (!helper_present(hi))
 		return;
-	printf("helper state:  %s, transport %s, on loss %s, %llu/%llu queues armed\n",
+	printf("helper state:  %s, transport %s, on loss %s, %llu/%llu queues armed",
 	       hi->state, hi->transport, hi->policy, hi->armed, hi->queues);
+	if (hi->pid > 0)
+		printf(", pid %lld", hi->pid);
+	putchar('\n');
 }
 
 int vdectl_cmd_stats(int argc, char **argv)

@@ -50,8 +50,8 @@ static const struct vdectl_cmd vdectl_cmds[] = {
 	  "       [--on-helper-loss fail|hold] [--helper-backend auto|io_uring|fallback] IMAGE",
 	  "attach an image as /dev/vdeN (loads vde.ko if needed; starts the helper of encrypted regions)",
 	  vdectl_cmd_attach },
-	{ "detach", "[--force] DEV|IMAGE | --all [--force]",
-	  "detach a device; refuses one that is mounted, held, open or exported",
+	{ "detach", "[--force] [--wait SECS] DEV|IMAGE | --all [--force] [--wait SECS]",
+	  "detach a device (and wait for its helper to exit); refuses one that is mounted, held, open or exported",
 	  vdectl_cmd_detach },
 	{ "helper",
 	  "[--key-file FILE|--passphrase-file FILE]\n"

@@ -20,6 +20,7 @@ BS=4096
 dev=
 cleanup() {
 	"$VDECTL" detach --all --force >/dev/null 2>&1
+	umount "$dir/mnt" 2>/dev/null
 	rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -44,11 +45,11 @@ kill_helper() {
 		fail "helper state is $(vde_helper_state "$dev"), not lost"
 }
 
-enc_first= enc_count= plain_first= plain_count=
+enc_first='' plain_first='' plain_count=''
 attach() {
 	dev=$("$VDECTL" attach --show --key-file "$key" "$@" "$img") ||
 		fail "attach $*" || return
-	read -r enc_first enc_count < <(vde_extent "$dev" encrypted)
+	read -r enc_first _ < <(vde_extent "$dev" encrypted)
 	read -r plain_first plain_count < <(vde_extent "$dev" plain)
 	[ -n "$enc_first" ] && [ -n "$plain_first" ] || fail "region map"
 }
@@ -128,8 +129,54 @@ hold_then_remove() {
 	[ ! -e "$dev" ] || fail "$dev still exists"
 }
 
-ktap_header 3
+# The helper's pid in sysfs and in `vdectl stats` is the process that
+# holds /dev/vdecN; `vdectl detach` returns once it has exited (here a
+# second late: it is stopped until then), so the file system the image is
+# on can be unmounted at once.
+detach_waits_for_helper() {
+	local mnt=$dir/mnt fsimg=$dir/fs.img pid spid out
+	modprobe loop 2>/dev/null
+	truncate -s 256M "$fsimg" && mkfs.ext4 -q "$fsimg" && mkdir -p "$mnt" &&
+		mount -o loop "$fsimg" "$mnt" || fail "mount a file system" || return
+	"$VDECTL" create --profile minimal --size 16M --encrypt DATA \
+		--key-file "$mnt/key" "$mnt/enc.vde" >/dev/null || fail "create" || return
+	dev=$("$VDECTL" attach --show --key-file "$mnt/key" "$mnt/enc.vde") ||
+		fail "attach" || return
+	pid=$(helper_pids "$dev")
+	spid=$(awk '$1 == "pid" { print $2 }' "/sys/block/${dev#/dev/}/vde/helper")
+	[ -n "$pid" ] && [ "$spid" = "$pid" ] ||
+		fail "sysfs pid '$spid', the process holding /dev/vdec: '$pid'" || return
+	out=$("$VDECTL" stats "$dev") || fail "stats" || return
+	echo "$out" | grep -q "^helper state:  live, .*, pid $pid\$" ||
+		fail "stats: $out" || return
+	kill -STOP "$pid"
+	(sleep 1; kill -CONT "$pid") &
+	"$VDECTL" detach "$dev" || fail "detach" || return
+	umount "$mnt" || fail "the image's file system is still busy after detach"
+}
+
+# A helper that does not exit (stopped) is reported after --wait seconds;
+# the device is detached all the same.
+detach_reports_stuck_helper() {
+	local pid err
+	attach || return
+	pid=$(helper_pids "$dev")
+	[ -n "$pid" ] || fail "no helper process" || return
+	kill -STOP $pid
+	err=$("$VDECTL" detach --wait 2 "$dev" 2>&1) &&
+		{ kill -CONT $pid; fail "detach succeeded with a stopped helper"; return; }
+	kill -CONT $pid
+	echo "$err" | grep -q "^vdectl: $dev is detached, but its helper (pid $pid) has not exited after 2 s\$" ||
+		fail "detach said: $err" || return
+	[ ! -e "$dev" ] || fail "$dev still exists" || return
+	wait_for 50 sh -c "! grep -qs '^State:[[:space:]]*[RSD]' /proc/$pid/status" ||
+		fail "the helper did not exit once continued"
+}
+
+ktap_header 5
 ktap_run fail_policy_eio_plain_unaffected_recover fail_policy
 ktap_run hold_policy_fio_verify_zero_errors hold_policy
 ktap_run held_requests_fail_on_remove hold_then_remove
+ktap_run detach_waits_for_helper detach_waits_for_helper
+ktap_run detach_reports_stuck_helper detach_reports_stuck_helper
 ktap_finish
