@@ -262,7 +262,12 @@ else
 		ktap_result "$t" $KSFT_SKIP "$nvme_skip"
 	done
 fi
-ktap_run "detach of the exported device is refused, naming both exports" detach_refused
+if [ -z "$nvme_skip" ]; then
+	refused="detach of the exported device is refused, naming both exports"
+else
+	refused="detach of the exported device is refused, naming the LIO export"
+fi
+ktap_run "$refused" detach_refused
 ktap_run "detach --force removes it; exporters' I/O then fails" detach_forced
 ktap_run "the exports can be torn down after the forced detach" exports_removed
 ktap_result "the by-id link dangles, nothing else is left" \
