@@ -8,9 +8,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
@@ -100,16 +100,18 @@ struct attach_args {
 	struct vde_dev_add add;
 };
 
+/* A decimal option value from @min to @max, or a usage error. */
 static int parse_count(const char *cmd, const char *opt, const char *s,
-		       unsigned long max, uint32_t *out)
+		       unsigned long min, unsigned long max, uint32_t *out)
 {
 	unsigned long v;
 	char *end;
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *end || !*s || *s == '-' || !v || v > max)
-		return vdectl_usage_error(cmd, "bad %s '%s' (1 to %lu)", opt, s, max);
+	if (errno || *end || !*s || *s == '-' || v < min || v > max)
+		return vdectl_usage_error(cmd, "bad %s '%s' (%lu to %lu)", opt, s,
+					  min, max);
 	*out = (uint32_t)v;
 	return 0;
 }
@@ -150,9 +152,9 @@ static int attach_opt(const char *cmd, int c, const char *arg,
 		a->hold = !strcmp(arg, "hold");
 		return 0;
 	case VDECTL_OPT_QUEUES:
-		return parse_count(cmd, "--queues", arg, 0xffff, &a->add.nr_hw_queues);
+		return parse_count(cmd, "--queues", arg, 1, 0xffff, &a->add.nr_hw_queues);
 	case VDECTL_OPT_QUEUE_DEPTH:
-		return parse_count(cmd, "--queue-depth", arg, VDE_MAX_QUEUE_DEPTH,
+		return parse_count(cmd, "--queue-depth", arg, 1, VDE_MAX_QUEUE_DEPTH,
 				   &a->add.queue_depth);
 	default:
 		c = vdectl_helper_opt(cmd, c, arg, &a->ho);
@@ -476,9 +478,8 @@ int vdectl_cmd_detach(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	int force = 0, all = 0, c, fd, n, i, ret = VDECTL_EXIT_OK, r;
-	int idx[1024], wait_secs = 10;
-	char *end;
-	long v;
+	int idx[1024];
+	uint32_t wait_secs = 10;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "faw:", opts, NULL)) != -1) {
@@ -487,11 +488,8 @@ int vdectl_cmd_detach(int argc, char **argv)
 		} else if (c == 'a') {
 			all = 1;
 		} else if (c == 'w') {
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || v < 0 || v > 3600)
-				return vdectl_usage_error(argv[0], "--wait takes seconds, 0 to 3600");
-			wait_secs = (int)v;
+			if (parse_count(argv[0], "--wait", optarg, 0, 3600, &wait_secs))
+				return VDECTL_EXIT_USAGE;
 		} else {
 			return vdectl_usage_error(argv[0], "bad option");
 		}

@@ -577,6 +577,9 @@ Try 'vdectl help attach'." &&
 	expect 2 helper --helper-backend none 0 && stderr_has "bad --helper-backend 'none'" &&
 	expect 2 recover --daemon 0 && stderr_has "vdectl recover: bad option" &&
 	expect 2 recover 0 1 && stderr_has "expected one DEV" &&
+	expect 2 detach --wait -1 0 && stderr_has "bad --wait '-1' (0 to 3600)" &&
+	expect 2 detach --wait 3601 0 && stderr_has "bad --wait '3601' (0 to 3600)" &&
+	expect 2 detach --wait 1s 0 && stderr_has "bad --wait '1s' (0 to 3600)" &&
 	expect 0 help attach && stdout_has '\[--key-file FILE|--passphrase-file FILE\] \[--via-helper\]$' &&
 	stdout_has '\[--on-helper-loss fail|hold\] \[--helper-backend auto|io_uring|fallback\] IMAGE$' &&
 	expect 0 help helper && stdout_has '\[--foreground|--daemon\] DEV$' &&
