@@ -29,14 +29,6 @@ stderr_is() {
 }
 stderr_has() { grep -q -- "$1" "$err" || fail "stderr lacks '$1': $(head -c 300 "$err")"; }
 
-# poke FILE OFFSET: flip the low bit of one byte.
-poke() {
-	local b
-	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-	printf "$(printf '\\%03o' $((b ^ 1)))" |
-		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
-
 # mk NAME [ARGS...]: a reproducible 20000-block image.
 mk() {
 	local f=$tmp/$1

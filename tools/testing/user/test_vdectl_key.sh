@@ -437,7 +437,7 @@ Try 'vdectl help check'." &&
 t_check_damaged_slots() {
 	mk d.vde --encrypt --passphrase-file "$tmp/p1" $KDF || return 1
 	# Flip a byte of key slot 0 (block 12): its trailer no longer verifies.
-	printf '\x55' | dd of="$tmp/d.vde" bs=1 seek=$((12 * 4096 + 40)) conv=notrunc status=none
+	poke "$tmp/d.vde" $((12 * 4096 + 40))
 	expect 1 check "$tmp/d.vde" &&
 	stdout_has "error: block 12 (encryption header (key slots)): slot 4 trailer checksum = 0x" &&
 	expect 4 check --passphrase-file "$tmp/p1" "$tmp/d.vde" &&

@@ -56,6 +56,14 @@ require_ko() {
 
 vde_loaded() { [ -d /sys/module/vde ]; }
 
+# poke FILE OFFSET: flip the low bit of one byte.
+poke() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $((b ^ 1)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # wait_for COUNT CMD...: poll CMD every 0.1 s, COUNT times at most.
 wait_for() {
 	local n=$1
