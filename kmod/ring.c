@@ -75,7 +75,8 @@ struct vde_ring_tag {
  * @task: the helper thread that armed the queue; holds a reference
  * @nr_fetched: FETCH commands since the helper attached
  * @descs: descriptor array, mapped read-only by the helper
- * @bufs: kernel address of this queue's first data buffer
+ * @bufs: the data buffers in use; under @lock, or RCU for a write's copy
+ * @copying: reads copying out of @bufs after @lock was dropped
  * @wait: ioctl transport: the helper thread waits here
  * @ready: ioctl transport: published tags not yet returned, a FIFO
  * @ready_head: index of the oldest entry of @ready
@@ -90,7 +91,8 @@ struct vde_ring_queue {
 	struct task_struct *task;
 	u32 nr_fetched;
 	struct vde_io_desc *descs;
-	void *bufs;
+	struct vde_ring_bufs __rcu *bufs;
+	atomic_t copying;
 	wait_queue_head_t wait;
 	u16 *ready;
 	u32 ready_head;
@@ -99,13 +101,44 @@ struct vde_ring_queue {
 };
 
 /**
- * struct vde_ring - the helper data plane of a device
- * @vde: the device
- * @shm: shmem file holding the data buffers
+ * struct vde_ring_bufs - one generation of the data buffers
+ * @shm: shmem file holding them, which helpers map
  * @pages: the pages of @shm, each holding a reference
  * @nr_pages: entries in @pages
- * @bufs: kernel mapping of @pages
- * @buf_bytes: size of @shm
+ * @vaddr: kernel mapping of @pages
+ * @gen: generation, from 1
+ *
+ * A lost helper may still have I/O in flight into its buffers (an O_DIRECT
+ * read lands when the disk answers, after the process is gone), so the
+ * next helper gets a new generation; the old pages are freed when the
+ * last of that I/O lets go of them.
+ */
+struct vde_ring_bufs {
+	struct file *shm;
+	struct page **pages;
+	unsigned long nr_pages;
+	void *vaddr;
+	u64 gen;
+};
+
+/**
+ * struct vde_ring_file - an open file of /dev/vdecN
+ * @vde: the device
+ * @gen: generation of the data buffers last mapped through the file, or 0
+ */
+struct vde_ring_file {
+	struct vde_device *vde;
+	u64 gen;
+};
+
+/**
+ * struct vde_ring - the helper data plane of a device
+ * @vde: the device
+ * @bufs_lock: serialises mapping and replacing the data buffers
+ * @bufs: the data buffers in use, under @bufs_lock
+ * @stale_bufs: a helper was lost since @bufs were last replaced: the next
+ *	mapping replaces them, and no helper attaches before that
+ * @buf_bytes: size of the data buffers
  * @hold: %VDE_DEV_HELPER_HOLD was given
  * @starting: the disk is being added: nothing is held
  * @stopping: the disk is going away: nothing is held any more
@@ -118,10 +151,9 @@ struct vde_ring_queue {
  */
 struct vde_ring {
 	struct vde_device *vde;
-	struct file *shm;
-	struct page **pages;
-	unsigned long nr_pages;
-	void *bufs;
+	struct mutex bufs_lock;	/* protects @bufs, orders replacing them */
+	struct vde_ring_bufs *bufs;
+	bool stale_bufs;
 	size_t buf_bytes;
 	bool hold;
 	bool starting;
@@ -136,6 +168,7 @@ struct vde_ring {
 
 /* Requests and io_uring commands to finish once the queue lock is dropped. */
 struct vde_ring_done {
+	atomic_t *copying;
 	struct list_head rqs;
 	struct list_head aborted;
 	struct task_struct *put_task;
@@ -185,6 +218,7 @@ static void vde_ring_copy(struct request *rq, void *buf, bool to_buf)
 
 static void vde_done_init(struct vde_ring_done *done)
 {
+	done->copying = NULL;
 	INIT_LIST_HEAD(&done->rqs);
 	INIT_LIST_HEAD(&done->aborted);
 	done->put_task = NULL;
@@ -211,11 +245,18 @@ static void vde_done_rq(struct vde_ring_done *done, struct request *rq,
 	list_add_tail(&cmd->node, &done->rqs);
 }
 
-/* A read collected by vde_done_rq() gets @buf's data before it completes. */
-static void vde_done_rbuf(struct request *rq, void *buf)
+/*
+ * A read of @q collected by vde_done_rq() gets @buf's data before it
+ * completes.  Counted in &vde_ring_queue.copying until then: the buffers
+ * are not replaced under the copy.
+ */
+static void vde_done_rbuf(struct vde_ring_done *done, struct vde_ring_queue *q,
+			  struct request *rq, void *buf)
 {
 	struct vde_cmd *cmd = blk_mq_rq_to_pdu(rq);
 
+	atomic_inc(&q->copying);
+	done->copying = &q->copying;
 	cmd->rbuf = buf;
 }
 
@@ -233,8 +274,11 @@ static void vde_done_finish(struct vde_ring_done *done)
 	}
 	list_for_each_entry_safe(cmd, next, &done->rqs, node) {
 		list_del_init(&cmd->node);
-		if (cmd->rbuf)
+		if (cmd->rbuf) {
 			vde_ring_copy(blk_mq_rq_from_pdu(cmd), cmd->rbuf, false);
+			if (atomic_dec_and_test(done->copying))
+				wake_up_var(done->copying);
+		}
 		blk_mq_complete_request(blk_mq_rq_from_pdu(cmd));
 	}
 	if (done->put_task) {
@@ -243,9 +287,17 @@ static void vde_done_finish(struct vde_ring_done *done)
 	}
 }
 
-static void *vde_tag_buf(struct vde_ring_queue *q, unsigned int tag)
+static void *vde_bufs_tag(struct vde_ring_queue *q, struct vde_ring_bufs *b,
+			  unsigned int tag)
 {
-	return q->bufs + (size_t)tag * VDE_RING_BUF_SIZE;
+	size_t slot = (size_t)q->q_id * q->ring->vde->queue_depth + tag;
+
+	return b->vaddr + slot * VDE_RING_BUF_SIZE;
+}
+
+static struct vde_ring_bufs *vde_q_bufs(struct vde_ring_queue *q)
+{
+	return rcu_dereference_protected(q->bufs, lockdep_is_held(&q->lock));
 }
 
 static u8 vde_desc_op(struct request *rq)
@@ -285,6 +337,7 @@ static void vde_ring_publish(struct vde_ring_queue *q, unsigned int tag)
 	struct request *rq = t->rq;
 	struct vde_cmd *cmd = blk_mq_rq_to_pdu(rq);
 	struct vde_io_desc *desc = &q->descs[tag];
+	struct vde_ring_bufs *b = vde_q_bufs(q);
 	u16 flags = 0;
 
 	lockdep_assert_held(&q->lock);
@@ -292,10 +345,10 @@ static void vde_ring_publish(struct vde_ring_queue *q, unsigned int tag)
 		flags |= VDE_IO_F_FUA;
 	if (req_op(rq) == REQ_OP_WRITE_ZEROES && (rq->cmd_flags & REQ_NOUNMAP))
 		flags |= VDE_IO_F_NOUNMAP;
-	if (req_op(rq) == REQ_OP_WRITE && !cmd->wfilled)
-		vde_ring_copy(rq, vde_tag_buf(q, tag), true);
+	if (req_op(rq) == REQ_OP_WRITE && cmd->wgen != b->gen)
+		vde_ring_copy(rq, vde_bufs_tag(q, b, tag), true);
 	/* Published again after a lost helper, it is copied again. */
-	cmd->wfilled = false;
+	cmd->wgen = 0;
 	WRITE_ONCE(desc->op, vde_desc_op(rq));
 	WRITE_ONCE(desc->reserved0, 0);
 	WRITE_ONCE(desc->flags, flags);
@@ -389,6 +442,7 @@ static bool vde_ring_reset(struct vde_ring *ring, bool detach, bool fail_all)
 		spin_lock_irq(&q->lock);
 		if (detach && q->task) {
 			WRITE_ONCE(ring->lost, true);
+			WRITE_ONCE(ring->stale_bufs, true);
 			detached = true;
 		}
 		vde_ring_queue_reset(q, detach, fail_all, &done);
@@ -435,9 +489,12 @@ static void vde_ring_monitor(struct work_struct *work)
 /*
  * Make the current thread the helper of @q over @transport, or check that
  * it is.  io_uring commands must come from the thread that armed the
- * queue (they complete in its context); ioctls from its process.
+ * queue (they complete in its context); ioctls from its process.  A helper
+ * attaches (@rf, the file it uses) only once it has mapped the data
+ * buffers in use through that file.
  */
-static int vde_ring_claim(struct vde_ring_queue *q, u8 transport, bool attach)
+static int vde_ring_claim(struct vde_ring_queue *q, u8 transport,
+			  const struct vde_ring_file *rf)
 {
 	lockdep_assert_held(&q->lock);
 	if (q->ring->dead)
@@ -450,8 +507,11 @@ static int vde_ring_claim(struct vde_ring_queue *q, u8 transport, bool attach)
 			return -EINVAL;
 		return 0;
 	}
-	if (!attach)
+	if (!rf)
 		return -EINVAL;
+	if (READ_ONCE(q->ring->stale_bufs) ||
+	    READ_ONCE(rf->gen) != vde_q_bufs(q)->gen)
+		return -ESTALE;
 	get_task_struct(current);
 	q->task = current;
 	q->transport = transport;
@@ -510,7 +570,7 @@ static int vde_ring_commit(struct vde_ring_queue *q, unsigned int tag,
 	 * request uses the tag's buffer before it has completed.
 	 */
 	if (ret >= 0 && req_op(rq) == REQ_OP_READ)
-		vde_done_rbuf(rq, vde_tag_buf(q, tag));
+		vde_done_rbuf(done, q, rq, vde_bufs_tag(q, vde_q_bufs(q), tag));
 	return 0;
 }
 
@@ -546,13 +606,19 @@ void vde_ring_queue_rq(struct vde_device *vde, struct blk_mq_hw_ctx *hctx,
 	 * unless the helper still holds the buffer for the tag's previous
 	 * request (ORPHAN: that request timed out).  Nothing else makes the
 	 * tag ORPHAN while this request holds it, and the helper owns the
-	 * buffer again only once the request is published.
+	 * buffer again only once the request is published.  If the buffers
+	 * are replaced meanwhile, vde_ring_publish() copies again.
 	 */
-	cmd->wfilled = false;
+	cmd->wgen = 0;
 	if (req_op(rq) == REQ_OP_WRITE &&
 	    READ_ONCE(t->state) != VDE_TAG_ORPHAN) {
-		vde_ring_copy(rq, vde_tag_buf(q, rq->tag), true);
-		cmd->wfilled = true;
+		struct vde_ring_bufs *b;
+
+		rcu_read_lock();
+		b = rcu_dereference(q->bufs);
+		vde_ring_copy(rq, vde_bufs_tag(q, b, rq->tag), true);
+		cmd->wgen = b->gen;
+		rcu_read_unlock();
 	}
 	spin_lock_irqsave(&q->lock, flags);
 	if (ring->dead || WARN_ON_ONCE(t->rq)) {
@@ -611,15 +677,16 @@ enum blk_eh_timer_return vde_ring_timeout(struct vde_device *vde,
 
 static struct vde_ring *vde_file_ring(struct file *file)
 {
-	struct vde_device *vde = file->private_data;
+	struct vde_ring_file *rf = file->private_data;
 
-	return vde->ring;
+	return rf->vde->ring;
 }
 
 static int vde_ring_uring_cmd(struct io_uring_cmd *ioucmd,
 			      unsigned int issue_flags)
 {
 	const struct vde_ring_cmd *ucmd = vde_uring_cmd_payload(ioucmd);
+	const struct vde_ring_file *rf = ioucmd->file->private_data;
 	struct vde_ring *ring = vde_file_ring(ioucmd->file);
 	u32 op = ioucmd->cmd_op, depth = ring->vde->queue_depth;
 	u16 q_id = READ_ONCE(ucmd->q_id), tag = READ_ONCE(ucmd->tag);
@@ -638,10 +705,10 @@ static int vde_ring_uring_cmd(struct io_uring_cmd *ioucmd,
 	vde_done_init(&done);
 	spin_lock_irq(&q->lock);
 	/* A refused FETCH does not make its caller the queue's helper. */
-	ret = vde_ring_claim(q, VDE_TRANSPORT_URING, false);
+	ret = vde_ring_claim(q, VDE_TRANSPORT_URING, NULL);
 	if (ret == -EINVAL && !q->task && op == VDE_RING_FETCH &&
 	    q->tags[tag].state == VDE_TAG_FREE)
-		ret = vde_ring_claim(q, VDE_TRANSPORT_URING, true);
+		ret = vde_ring_claim(q, VDE_TRANSPORT_URING, rf);
 	if (ret)
 		goto out_unlock;
 	if (op == VDE_RING_FETCH) {
@@ -682,7 +749,7 @@ static int vde_ring_batch_commits(struct vde_ring_queue *q,
 				   n * sizeof(chunk[0])))
 			return -EFAULT;
 		spin_lock_irq(&q->lock);
-		ret = vde_ring_claim(q, VDE_TRANSPORT_IOCTL, false);
+		ret = vde_ring_claim(q, VDE_TRANSPORT_IOCTL, NULL);
 		for (i = 0; i < n && !ret; i++) {
 			unsigned int tag = chunk[i].tag;
 
@@ -747,7 +814,7 @@ static int vde_ring_wait(struct vde_ring_queue *q, struct vde_ring_batch *b)
 		u32 n = 0;
 
 		spin_lock_irq(&q->lock);
-		ret = vde_ring_claim(q, VDE_TRANSPORT_IOCTL, false);
+		ret = vde_ring_claim(q, VDE_TRANSPORT_IOCTL, NULL);
 		if (ret == -EINVAL || (!ret && q->task != current))
 			ret = -ENODEV;	/* the helper was lost meanwhile */
 		while (!ret && q->ready_count && n < ARRAY_SIZE(tags) &&
@@ -774,7 +841,8 @@ static int vde_ring_wait(struct vde_ring_queue *q, struct vde_ring_batch *b)
  * The first WAIT attaches the calling thread as the queue's helper thread
  * and arms every FREE tag; later WAITs must come from that thread.
  */
-static int vde_ring_ioctl_attach(struct vde_ring_queue *q)
+static int vde_ring_ioctl_attach(struct vde_ring_queue *q,
+				 const struct vde_ring_file *rf)
 {
 	u32 depth = q->ring->vde->queue_depth;
 	int ret = 0;
@@ -782,13 +850,13 @@ static int vde_ring_ioctl_attach(struct vde_ring_queue *q)
 
 	spin_lock_irq(&q->lock);
 	if (!q->task && !q->ring->dead) {
-		ret = vde_ring_claim(q, VDE_TRANSPORT_IOCTL, true);
+		ret = vde_ring_claim(q, VDE_TRANSPORT_IOCTL, rf);
 		for (i = 0; i < depth && !ret; i++)
 			if (q->tags[i].state == VDE_TAG_FREE)
 				vde_ring_arm(q, i, NULL);
 		q->nr_fetched = depth;
 	} else {
-		ret = vde_ring_claim(q, VDE_TRANSPORT_IOCTL, false);
+		ret = vde_ring_claim(q, VDE_TRANSPORT_IOCTL, NULL);
 		if (!ret && q->task != current)
 			ret = -EBUSY;
 	}
@@ -796,9 +864,10 @@ static int vde_ring_ioctl_attach(struct vde_ring_queue *q)
 	return ret;
 }
 
-static long vde_ring_ioctl_batch(struct vde_ring *ring,
+static long vde_ring_ioctl_batch(struct file *file,
 				 struct vde_ring_batch __user *uarg, bool wait)
 {
+	struct vde_ring *ring = vde_file_ring(file);
 	struct vde_ring_batch b;
 	struct vde_ring_queue *q;
 	int ret;
@@ -814,7 +883,7 @@ static long vde_ring_ioctl_batch(struct vde_ring *ring,
 	if (!wait && (b.flags || b.max_tags))
 		return -EINVAL;
 	q = ring->queues[b.q_id];
-	ret = wait ? vde_ring_ioctl_attach(q) : 0;
+	ret = wait ? vde_ring_ioctl_attach(q, file->private_data) : 0;
 	if (!ret)
 		ret = vde_ring_batch_commits(q, &b);
 	if (!ret && wait)
@@ -866,26 +935,132 @@ static long vde_ring_ioctl(struct file *file, unsigned int cmd,
 	case VDE_RING_GET_INFO:
 		return vde_ring_get_info(ring, uarg);
 	case VDE_RING_WAIT:
-		return vde_ring_ioctl_batch(ring, uarg, true);
+		return vde_ring_ioctl_batch(file, uarg, true);
 	case VDE_RING_COMMIT:
-		return vde_ring_ioctl_batch(ring, uarg, false);
+		return vde_ring_ioctl_batch(file, uarg, false);
 	default:
 		return -ENOTTY;
 	}
 }
 
-static int vde_ring_mmap_bufs(struct vde_ring *ring, struct vm_area_struct *vma,
+static void vde_ring_bufs_free(struct vde_ring_bufs *b)
+{
+	unsigned long i;
+
+	if (!b)
+		return;
+	if (b->vaddr)
+		vunmap(b->vaddr);
+	for (i = 0; b->pages && i < b->nr_pages; i++)
+		if (b->pages[i])
+			put_page(b->pages[i]);
+	kvfree(b->pages);
+	if (b->shm)
+		fput(b->shm);
+	kfree(b);
+}
+
+static struct vde_ring_bufs *vde_ring_bufs_alloc(size_t bytes, u64 gen)
+{
+	struct vde_ring_bufs *b;
+	int ret = -ENOMEM;
+	unsigned long i;
+
+	b = kzalloc(sizeof(*b), GFP_KERNEL);
+	if (!b)
+		return ERR_PTR(-ENOMEM);
+	b->gen = gen;
+	b->shm = shmem_file_setup("vde-ring", bytes, 0);
+	if (IS_ERR(b->shm)) {
+		ret = PTR_ERR(b->shm);
+		b->shm = NULL;
+		goto fail;
+	}
+	mapping_set_unevictable(b->shm->f_mapping);
+	b->nr_pages = bytes >> PAGE_SHIFT;
+	b->pages = kvcalloc(b->nr_pages, sizeof(*b->pages), GFP_KERNEL);
+	if (!b->pages)
+		goto fail;
+	for (i = 0; i < b->nr_pages; i++) {
+		struct page *page;
+
+		/* A big ADD fails with -ENOMEM rather than wake the OOM killer. */
+		page = shmem_read_mapping_page_gfp(b->shm->f_mapping, i,
+						   GFP_KERNEL | __GFP_RETRY_MAYFAIL |
+						   __GFP_NOWARN);
+		if (IS_ERR(page)) {
+			ret = PTR_ERR(page);
+			goto fail;
+		}
+		b->pages[i] = page;
+	}
+	b->vaddr = vmap(b->pages, b->nr_pages, VM_MAP, PAGE_KERNEL);
+	if (b->vaddr)
+		return b;
+fail:
+	vde_ring_bufs_free(b);
+	return ERR_PTR(ret);
+}
+
+/*
+ * Give the next helper data buffers of its own after a lost one (see
+ * &struct vde_ring_bufs).  No helper attaches while @stale_bufs is set, so
+ * nothing commits meanwhile; the copies that use the old buffers without
+ * a queue lock are waited for before they are freed.
+ */
+static int vde_ring_renew_bufs(struct vde_ring *ring)
+{
+	struct vde_ring_bufs *old = ring->bufs, *b;
+	u32 i;
+
+	lockdep_assert_held(&ring->bufs_lock);
+	b = vde_ring_bufs_alloc(ring->buf_bytes, old->gen + 1);
+	if (IS_ERR(b))
+		return PTR_ERR(b);
+	for (i = 0; i < ring->nr_queues; i++) {
+		struct vde_ring_queue *q = ring->queues[i];
+
+		spin_lock_irq(&q->lock);
+		rcu_assign_pointer(q->bufs, b);
+		spin_unlock_irq(&q->lock);
+	}
+	ring->bufs = b;
+	/* A write's copy in queue_rq, then reads' in vde_done_finish(). */
+	synchronize_rcu();
+	for (i = 0; i < ring->nr_queues; i++) {
+		atomic_t *copying = &ring->queues[i]->copying;
+
+		wait_var_event(copying, !atomic_read(copying));
+	}
+	vde_ring_bufs_free(old);
+	WRITE_ONCE(ring->stale_bufs, false);
+	return 0;
+}
+
+static int vde_ring_mmap_bufs(struct file *file, struct vm_area_struct *vma,
 			      u64 off)
 {
+	struct vde_ring_file *rf = file->private_data;
+	struct vde_ring *ring = rf->vde->ring;
 	u64 len = vma->vm_end - vma->vm_start;
+	int ret = 0;
 
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	if (off > ring->buf_bytes || len > ring->buf_bytes - off)
 		return -EINVAL;
-	vma->vm_pgoff = off >> PAGE_SHIFT;
-	vma_set_file(vma, ring->shm);
-	return call_mmap(ring->shm, vma);
+	mutex_lock(&ring->bufs_lock);
+	if (ring->stale_bufs && !READ_ONCE(ring->dead))
+		ret = vde_ring_renew_bufs(ring);
+	if (!ret) {
+		vma->vm_pgoff = off >> PAGE_SHIFT;
+		vma_set_file(vma, ring->bufs->shm);
+		ret = call_mmap(ring->bufs->shm, vma);
+	}
+	if (!ret)
+		WRITE_ONCE(rf->gen, ring->bufs->gen);
+	mutex_unlock(&ring->bufs_lock);
+	return ret;
 }
 
 static int vde_ring_mmap(struct file *file, struct vm_area_struct *vma)
@@ -896,7 +1071,7 @@ static int vde_ring_mmap(struct file *file, struct vm_area_struct *vma)
 	u64 q_id = off / VDE_RING_DESC_STRIDE;
 
 	if (off >= VDE_RING_BUF_OFFSET)
-		return vde_ring_mmap_bufs(ring, vma, off - VDE_RING_BUF_OFFSET);
+		return vde_ring_mmap_bufs(file, vma, off - VDE_RING_BUF_OFFSET);
 	if (off % VDE_RING_DESC_STRIDE || q_id >= ring->nr_queues ||
 	    len > PAGE_ALIGN(ring->vde->queue_depth *
 			     sizeof(struct vde_io_desc)))
@@ -911,10 +1086,15 @@ static int vde_ring_open(struct inode *inode, struct file *file)
 {
 	struct vde_device *vde = container_of(inode->i_cdev, struct vde_device,
 					      ring_cdev);
+	struct vde_ring_file *rf;
 
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	file->private_data = vde;
+	rf = kzalloc(sizeof(*rf), GFP_KERNEL);
+	if (!rf)
+		return -ENOMEM;
+	rf->vde = vde;
+	file->private_data = rf;
 	atomic_inc(&vde->ring->open_count);
 	return 0;
 }
@@ -925,6 +1105,7 @@ static int vde_ring_release(struct inode *inode, struct file *file)
 
 	if (atomic_dec_and_test(&ring->open_count))
 		vde_ring_lost(ring, "closed");
+	kfree(file->private_data);
 	return 0;
 }
 
@@ -959,38 +1140,6 @@ bool vde_ring_needed(const struct vde_dev_add *add,
 	return false;
 }
 
-static int vde_ring_alloc_bufs(struct vde_ring *ring)
-{
-	unsigned long i;
-
-	ring->shm = shmem_file_setup("vde-ring", ring->buf_bytes, 0);
-	if (IS_ERR(ring->shm)) {
-		int ret = PTR_ERR(ring->shm);
-
-		ring->shm = NULL;
-		return ret;
-	}
-	mapping_set_unevictable(ring->shm->f_mapping);
-	ring->nr_pages = ring->buf_bytes >> PAGE_SHIFT;
-	ring->pages = kvcalloc(ring->nr_pages, sizeof(*ring->pages),
-			       GFP_KERNEL);
-	if (!ring->pages)
-		return -ENOMEM;
-	for (i = 0; i < ring->nr_pages; i++) {
-		struct page *page;
-
-		/* A big ADD fails with -ENOMEM rather than wake the OOM killer. */
-		page = shmem_read_mapping_page_gfp(ring->shm->f_mapping, i,
-						   GFP_KERNEL | __GFP_RETRY_MAYFAIL |
-						   __GFP_NOWARN);
-		if (IS_ERR(page))
-			return PTR_ERR(page);
-		ring->pages[i] = page;
-	}
-	ring->bufs = vmap(ring->pages, ring->nr_pages, VM_MAP, PAGE_KERNEL);
-	return ring->bufs ? 0 : -ENOMEM;
-}
-
 static struct vde_ring_queue *vde_ring_alloc_queue(struct vde_ring *ring,
 						   u32 q_id)
 {
@@ -1012,7 +1161,7 @@ static struct vde_ring_queue *vde_ring_alloc_queue(struct vde_ring *ring,
 		kvfree(q);
 		return NULL;
 	}
-	q->bufs = ring->bufs + (size_t)q_id * depth * VDE_RING_BUF_SIZE;
+	RCU_INIT_POINTER(q->bufs, ring->bufs);
 	return q;
 }
 
@@ -1042,10 +1191,14 @@ int vde_ring_create(struct vde_device *vde)
 	ring->nr_queues = nr;
 	ring->hold = vde->flags & VDE_DEV_HELPER_HOLD;
 	INIT_DELAYED_WORK(&ring->monitor, vde_ring_monitor);
+	mutex_init(&ring->bufs_lock);
 	ring->buf_bytes = (size_t)nr * vde->queue_depth * VDE_RING_BUF_SIZE;
-	ret = vde_ring_alloc_bufs(ring);
-	if (ret)
+	ring->bufs = vde_ring_bufs_alloc(ring->buf_bytes, 1);
+	if (IS_ERR(ring->bufs)) {
+		ret = PTR_ERR(ring->bufs);
+		ring->bufs = NULL;
 		return ret;
+	}
 	for (i = 0; i < nr; i++) {
 		ring->queues[i] = vde_ring_alloc_queue(ring, i);
 		if (!ring->queues[i])
@@ -1170,14 +1323,8 @@ void vde_ring_free(struct vde_device *vde)
 		kfree(ring->queues[i]->ready);
 		kvfree(ring->queues[i]);
 	}
-	if (ring->bufs)
-		vunmap(ring->bufs);
-	for (i = 0; ring->pages && i < ring->nr_pages; i++)
-		if (ring->pages[i])
-			put_page(ring->pages[i]);
-	kvfree(ring->pages);
-	if (ring->shm)
-		fput(ring->shm);
+	vde_ring_bufs_free(ring->bufs);
+	mutex_destroy(&ring->bufs_lock);
 	kfree(ring);
 	vde->ring = NULL;
 }

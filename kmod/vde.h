@@ -31,6 +31,14 @@
  *	by the helper monitor; never held while a request is completed or an
  *	io_uring command is finished.  Innermost.
  *
+ * vde_ring.bufs_lock (ring.c)
+ *	Serialises mapping the helper data buffers with replacing them after
+ *	a lost helper.  Taken in mmap (under the mm's mmap_lock); the queues'
+ *	ring locks nest inside it.  A write's copy into a tag buffer without
+ *	a lock runs under rcu_read_lock(), a read's copy out of one is
+ *	counted in vde_ring_queue.copying; replacing the buffers waits for
+ *	both.
+ *
  * The in-kernel I/O path takes no driver lock: a device's geometry, backing
  * file and region map are immutable between ADD and REMOVE, statistics are
  * per-CPU, and blk-mq guarantees that no request is in flight when the disk
@@ -177,8 +185,9 @@ struct vde_queue {
  * @start_ns: when the request was started, for the latency histogram
  * @rflags: VDE_REGION_* flags of the blocks the request touches
  * @helper: the request is served by the userspace helper
- * @wfilled: a helper write's data is in its tag buffer already, copied
- *	before the queue's ring lock was taken; cleared when published
+ * @wgen: a helper write's data is in its tag buffer already, copied
+ *	before the queue's ring lock was taken: the generation of the data
+ *	buffers it went to; 0 if not copied, and once published
  * @rbuf: a helper read's data, in its tag buffer, to copy into the
  *	request before it completes (outside the queue's ring lock)
  */
@@ -191,7 +200,7 @@ struct vde_cmd {
 	u64 start_ns;
 	u32 rflags;
 	bool helper;
-	bool wfilled;
+	u64 wgen;
 	void *rbuf;
 };
 

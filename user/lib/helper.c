@@ -106,7 +106,9 @@ void vde_helper_report(struct vde_helper *h, unsigned int q, int err)
 	if (err)
 		vde_helper_fail(h, err, "/dev/vdec%d: cannot arm hardware queue %u: %s%s",
 				h->index, q, strerror(-err),
-				err == -EBUSY ? " (another helper serves the device)" : "");
+				err == -EBUSY ? " (another helper serves the device)" :
+				err == -ESTALE ? " (the previous helper was lost meanwhile; start again)" :
+				"");
 	pthread_mutex_lock(&h->lock);
 	h->reported++;
 	pthread_cond_broadcast(&h->cond);

@@ -356,7 +356,11 @@ struct vde_dev_cmd {
  *   %VDE_RING_BUF_SIZE.  The pages belong to the kernel and are
  *   allocated when the device is added; the mapping is shmem-backed, so
  *   the helper can register it with io_uring as fixed buffers and read and
- *   write the backing file straight into it with O_DIRECT.
+ *   write the backing file straight into it with O_DIRECT.  After a
+ *   helper is lost, the next mapping of the buffers gets new pages (the
+ *   lost helper's I/O may still land in the old ones), and a helper
+ *   attaches only through a file whose last mapping of the buffers is of
+ *   the pages in use.
  *
  * Ownership of a tag moves between the kernel and the helper:
  *
@@ -389,7 +393,9 @@ struct vde_dev_cmd {
  * reference to /dev/vdecN is closed; the kernel notices within
  * %VDE_RING_MONITOR_MS.  Its armed FETCH commands then complete with
  * -ENODEV, requests it owned fail with -EIO or are held
- * (%VDE_DEV_HELPER_HOLD), and every tag is FREE for a new helper.  A
+ * (%VDE_DEV_HELPER_HOLD), and every tag is FREE for a new helper, which
+ * must map the data buffers after the loss was noticed: the first FETCH
+ * or WAIT of a helper whose mapping is older fails with -ESTALE.  A
  * request a live helper keeps longer than the block layer's timeout
  * (/sys/block/vdeN/queue/io_timeout) fails with -EIO; its tag stays
  * OWNED until the helper commits, and that late result is discarded.
@@ -598,8 +604,9 @@ struct vde_ring_info {
  *
  * Return: 0; -EINVAL for a bad argument or commit (@commits_done says how
  * many went before it); -EBUSY when another process, another thread or
- * io_uring serves the queue; -ENODEV when the device or the helper is
- * going away; -EINTR.
+ * io_uring serves the queue; -ESTALE when a helper was lost since the
+ * data buffers were mapped through this file (map them again); -ENODEV
+ * when the device or the helper is going away; -EINTR.
  */
 #define VDE_RING_WAIT		_IOWR(VDE_IOC_MAGIC, 0x23, struct vde_ring_batch)
 

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -303,6 +304,32 @@ static int ring_info(int fd, struct vde_ring_info *info,
 	return ioctl(fd, VDE_RING_GET_INFO, info) ? -errno : 0;
 }
 
+static int helper_map_bufs(struct helper *h)
+{
+	void *p;
+
+	h->bufs_len = (size_t)h->info.nr_hw_queues * h->info.queue_depth *
+		      h->info.buf_size;
+	p = mmap(NULL, h->bufs_len, PROT_READ | PROT_WRITE, MAP_SHARED, h->fd,
+		 (off_t)VDE_RING_BUF_OFFSET);
+	if (p == MAP_FAILED)
+		return -errno;
+	h->bufs = p;
+	return 0;
+}
+
+/*
+ * A helper was lost after h mapped the data buffers (attaching says
+ * ESTALE): map the buffers that are in use now.
+ */
+static int helper_remap_bufs(struct helper *h)
+{
+	if (h->bufs)
+		munmap(h->bufs, h->bufs_len);
+	h->bufs = NULL;
+	return helper_map_bufs(h);
+}
+
 static int helper_map(struct helper *h)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -318,14 +345,7 @@ static int helper_map(struct helper *h)
 			return -errno;
 		h->desc_map[q] = p;
 	}
-	h->bufs_len = (size_t)h->info.nr_hw_queues * h->info.queue_depth *
-		      h->info.buf_size;
-	p = mmap(NULL, h->bufs_len, PROT_READ | PROT_WRITE, MAP_SHARED, h->fd,
-		 (off_t)VDE_RING_BUF_OFFSET);
-	if (p == MAP_FAILED)
-		return -errno;
-	h->bufs = p;
-	return 0;
+	return helper_map_bufs(h);
 }
 
 static int helper_open(struct helper *h, int index)
@@ -529,7 +549,16 @@ enum child_end {
 	CHILD_SIT,		/* sit until killed */
 	CHILD_EXIT,		/* _exit(0) at once without committing */
 	CHILD_SCRIBBLE_EXIT,	/* overwrite the tag's buffer, then exit */
+	CHILD_STALE_READ_EXIT,	/* start a slow read into it, then exit */
 };
+
+/*
+ * The block device CHILD_STALE_READ_EXIT reads from (a dm-delay device
+ * whose reads take STALE_DELAY_MS), set before the fork.
+ */
+static char stale_src[128];
+#define STALE_DELAY_MS	2000
+#define STALE_BYTE	0x77
 
 /* The byte CHILD_SCRIBBLE_EXIT fills the tag buffer with. */
 #define CHILD_SCRIBBLE	0x5a
@@ -585,6 +614,19 @@ child_helper(int index, int wfd, enum child_end end)
 	if (end == CHILD_SCRIBBLE_EXIT)
 		memset(buf_of(&h, UD_Q(ud), UD_TAG(ud)), CHILD_SCRIBBLE,
 		       h.info.buf_size);
+	if (end == CHILD_STALE_READ_EXIT) {
+		int src = open(stale_src, O_RDONLY | O_DIRECT | O_CLOEXEC);
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&h.ring);
+
+		if (src < 0 || !sqe)
+			_exit(4);
+		io_uring_prep_read(sqe, src, buf_of(&h, UD_Q(ud), UD_TAG(ud)),
+				   BS, 0);
+		if (io_uring_submit(&h.ring) != 1)
+			_exit(5);
+		/* Let an io-wq worker issue it, if it was punted to one. */
+		sleep_ms(200);
+	}
 	if (end != CHILD_SIT)
 		_exit(0);
 	for (;;)
@@ -618,6 +660,9 @@ FIXTURE(ring) {
 	struct vde_ring_batch batch;
 	struct vde_ring_commit commits[8];
 	__u16 tags[DEPTH_MAX];
+	char delay_file[512];		/* stale_src: its file, loop, dm name */
+	char delay_loop[64];
+	char delay_dm[64];
 };
 
 #define IOBUF(i)	(self->mem + (size_t)(i) * SLOT)
@@ -634,6 +679,7 @@ FIXTURE_SETUP(ring)
 	self->index = self->index2 = -1;
 	self->child = 0;
 	self->mem = NULL;
+	self->delay_file[0] = self->delay_loop[0] = self->delay_dm[0] = '\0';
 	helper_init(&self->h);
 	if (geteuid() != 0)
 		SKIP(return, "needs root");
@@ -726,6 +772,34 @@ static int reap(pid_t pid, int ms)
 	return -1;
 }
 
+/* Run a shell command: its exit status, or -1. */
+static int shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int shell(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	fflush(stderr);
+	st = system(cmd);
+	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void delay_remove(FIXTURE_DATA(ring) *self)
+{
+	if (self->delay_dm[0])
+		shell("dmsetup remove --retry %s", self->delay_dm);
+	if (self->delay_loop[0])
+		shell("losetup -d %s", self->delay_loop);
+	if (self->delay_file[0])
+		unlink(self->delay_file);
+	self->delay_file[0] = self->delay_loop[0] = self->delay_dm[0] = '\0';
+}
+
 FIXTURE_TEARDOWN(ring)
 {
 	unsigned int i;
@@ -785,6 +859,7 @@ FIXTURE_TEARDOWN(ring)
 	}
 	if (self->mem && all_joined)
 		munmap(self->mem, NJOBS * SLOT);
+	delay_remove(self);
 	if (self->ctl >= 0)
 		close(self->ctl);
 }
@@ -945,7 +1020,8 @@ static void fetch_all(struct __test_metadata *_metadata, struct helper *h,
 /*
  * Arm queue q as a new helper after the old one was lost: the kernel may
  * take up to VDE_RING_MONITOR_MS (and some) to notice, and says -EBUSY
- * (or -ENODEV, "the helper is going away") meanwhile.
+ * (or -ENODEV, "the helper is going away") meanwhile; -ESTALE if it
+ * noticed after h mapped the data buffers: h maps them again.
  */
 static void fetch_all_retry(struct __test_metadata *_metadata,
 			    struct helper *h, unsigned int q, int ms)
@@ -964,6 +1040,10 @@ static void fetch_all_retry(struct __test_metadata *_metadata,
 		if (res == 0) {			/* armed and already published */
 			ring_stash(h, ud, res);
 			break;
+		}
+		if (res == -ESTALE) {
+			ASSERT_EQ(0, helper_remap_bufs(h));
+			continue;
 		}
 		ASSERT_TRUE(res == -EBUSY || res == -ENODEV)
 			TH_LOG("FETCH by the new helper: %d (%s)", res,
@@ -1058,7 +1138,8 @@ static void round_trip(struct __test_metadata *_metadata,
 
 /*
  * Arm queue q with WAIT NOWAIT, retrying while a lost helper is cleaned up
- * (-EBUSY, or -ENODEV while "the helper is going away").
+ * (-EBUSY, or -ENODEV while "the helper is going away"), and mapping the
+ * data buffers again if a helper was lost since h mapped them (-ESTALE).
  */
 static void wait_arm_retry(struct __test_metadata *_metadata,
 			   struct helper *h, unsigned int q, int ms)
@@ -1071,6 +1152,10 @@ static void wait_arm_retry(struct __test_metadata *_metadata,
 	for (;;) {
 		r = batch(h->fd, VDE_RING_WAIT, q, VDE_RING_WAIT_NOWAIT, NULL, 0,
 			  tags, DEPTH_MAX, &b);
+		if (r == -ESTALE) {
+			ASSERT_EQ(0, helper_remap_bufs(h));
+			continue;
+		}
 		if (r != -EBUSY && r != -ENODEV)
 			break;
 		ASSERT_GT(end, now_ms())
@@ -2192,6 +2277,51 @@ static void spawn_child_helper(struct __test_metadata *_metadata,
 }
 
 /*
+ * stale_src: a dm-delay device whose reads take STALE_DELAY_MS, over a
+ * loop device on a file of STALE_BYTE.
+ */
+static void delay_setup(struct __test_metadata *_metadata,
+			FIXTURE_DATA(ring) *self)
+{
+	const char *dir = getenv("VDE_SCRATCH");
+	unsigned char *buf;
+	char cmd[640];
+	FILE *f;
+	int fd;
+
+	if (shell("modprobe dm-delay && modprobe loop") != 0)
+		SKIP(return, "no dm-delay or loop module");
+	snprintf(self->delay_file, sizeof(self->delay_file),
+		 "%s/vde_ring_test.%d.delay", dir ? dir : "/tmp", (int)getpid());
+	fd = open(self->delay_file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", self->delay_file, strerror(errno));
+	buf = malloc(1 << 20);
+	ASSERT_NE(NULL, buf);
+	memset(buf, STALE_BYTE, 1 << 20);
+	ASSERT_EQ(1 << 20, write(fd, buf, 1 << 20));
+	free(buf);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "losetup --find --show --direct-io=on %s",
+		 self->delay_file);
+	f = popen(cmd, "r");
+	ASSERT_NE(NULL, f);
+	if (!fgets(self->delay_loop, sizeof(self->delay_loop), f))
+		self->delay_loop[0] = '\0';
+	pclose(f);
+	self->delay_loop[strcspn(self->delay_loop, "\n")] = '\0';
+	ASSERT_EQ(0, strncmp(self->delay_loop, "/dev/loop", 9))
+		TH_LOG("losetup gave '%s'", self->delay_loop);
+	snprintf(self->delay_dm, sizeof(self->delay_dm), "vde-ring-test-%d",
+		 (int)getpid());
+	/* No udev in the test VM: dmsetup makes the node itself. */
+	ASSERT_EQ(0, shell("dmsetup create %s --table '0 2048 delay %s 0 %d' && "
+			   "dmsetup mknodes %s", self->delay_dm, self->delay_loop,
+			   STALE_DELAY_MS, self->delay_dm));
+	snprintf(stale_src, sizeof(stale_src), "/dev/mapper/%s", self->delay_dm);
+	ASSERT_TRUE(node_exists(stale_src, S_IFBLK)) TH_LOG("no %s", stale_src);
+}
+
+/*
  * A child helper that exits once it owns a request: it reported the
  * request of @op at ENC_OFF, BS bytes, and exited with status 0.
  */
@@ -2432,6 +2562,88 @@ TEST_F_TIMEOUT(ring, helper_loss_hold_write, 60)
 	ASSERT_JOB_RET(j, BS);
 	expect_no_cqe(_metadata, &self->h, QUIET_MS);
 	round_trip(_metadata, self, 0, ENC_OFF + BS, 0xe2);
+}
+
+/*
+ * The first FETCH of a would-be helper once the kernel has noticed that
+ * the old one is gone: -EBUSY and -ENODEV (not noticed yet) are retried.
+ */
+static int first_fetch_after_loss(struct __test_metadata *_metadata,
+				  struct helper *h)
+{
+	long long end = now_ms() + WAIT_MS;
+	__u64 ud;
+	int res;
+
+	for (;;) {
+		ASSERT_EQ(1, ring_cmd(h, VDE_RING_FETCH, 0, 0, 0, 0));
+		ASSERT_EQ(0, ring_next_raw(h, WAIT_MS, &ud, &res));
+		if (res != -EBUSY && res != -ENODEV)
+			return res;
+		ASSERT_GT(end, now_ms()) TH_LOG("the loss went unnoticed");
+		sleep_ms(50);
+	}
+}
+
+/*
+ * Helper loss with the lost helper's I/O still in flight: a helper starts
+ * a slow O_DIRECT read into the tag buffer of the write it owns and dies.
+ * The read lands seconds later, long after a new helper took the write
+ * over (hold policy) in the same tag: its buffer must still hold the
+ * caller's data then.  The new helper gets buffers of its own: helpers
+ * that mapped the buffers before the loss cannot attach (ESTALE) until
+ * they map them again.
+ */
+TEST_F_TIMEOUT(ring, helper_loss_stale_read, 60)
+{
+	struct job *j = &self->jobs[0];
+	struct helper h2;
+	struct child_msg m;
+	unsigned int q, t;
+	unsigned char *b;
+	long long landed;
+	__u64 ud;
+	int res;
+
+	REQUIRE_SETUP();
+	delay_setup(_metadata, self);
+	REQUIRE_SETUP();
+	self->add.flags = VDE_DEV_HELPER_HOLD;
+	attach(_metadata, self, true);
+	spawn_child_helper(_metadata, self, CHILD_STALE_READ_EXIT);
+	read_msg(_metadata, self->pipe_rd, &m, MSG_ARMED, 10000);
+	/* Two would-be helpers map the buffers while the child serves. */
+	open_helper(_metadata, self, true);
+	helper_init(&h2);
+	ASSERT_EQ(0, helper_open(&h2, self->index));
+	ASSERT_EQ(0, ring_init(&h2));
+
+	fill_pattern(IOBUF(1), BS, ENC_OFF, 0xe3);
+	ASSERT_EQ(0, job_start(j, JOB_WRITE, self->bdev, IOBUF(1), BS, ENC_OFF));
+	landed = now_ms() + STALE_DELAY_MS;
+	child_owned_and_exited(_metadata, self, VDE_IO_OP_WRITE);
+
+	EXPECT_EQ(-ESTALE, first_fetch_after_loss(_metadata, &self->h));
+	ASSERT_EQ(0, helper_remap_bufs(&self->h));
+	/* h2's mapping is of the lost helper's buffers too. */
+	EXPECT_EQ(1, ring_cmd(&h2, VDE_RING_FETCH, 0, 0, 0, 0));
+	EXPECT_EQ(0, ring_next_raw(&h2, WAIT_MS, &ud, &res));
+	EXPECT_EQ(-ESTALE, res);
+	helper_close(&h2);
+
+	fetch_all(_metadata, &self->h, 0);
+	expect_request(_metadata, &self->h, VDE_IO_OP_WRITE, ENC_OFF, BS, &q, &t);
+	b = buf_of(&self->h, q, t);
+	EXPECT_TRUE(is_pattern(b, BS, ENC_OFF, 0xe3))
+		TH_LOG("republished write: buffer starts %02x %02x", b[0], b[1]);
+	EXPECT_GT(landed, now_ms()) TH_LOG("too slow to test the late read");
+	sleep_ms((int)(landed - now_ms()) + 1000);
+	EXPECT_TRUE(is_pattern(b, BS, ENC_OFF, 0xe3))
+		TH_LOG("the lost helper's read landed in the new helper's buffer (%02x %02x)",
+		       b[0], b[1]);
+	commit(_metadata, &self->h, q, t, BS);
+	ASSERT_JOB_RET(j, BS);
+	expect_no_cqe(_metadata, &self->h, QUIET_MS);
 }
 
 /*
