@@ -1208,6 +1208,23 @@ static void helper_report(int wfd, int status)
 	close(wfd);
 }
 
+/* Map the data buffers (again: after ESTALE, a helper was lost since). */
+static int helper_map_bufs(struct hctx *h)
+{
+	size_t len = (size_t)h->nq * h->depth * VDE_RING_BUF_SIZE;
+	void *p;
+
+	if (h->bufs)
+		munmap(h->bufs, len);
+	h->bufs = NULL;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, h->fd,
+		 (off_t)VDE_RING_BUF_OFFSET);
+	if (p == MAP_FAILED)
+		return -errno;
+	h->bufs = p;
+	return 0;
+}
+
 static int helper_open(struct hctx *h, int index)
 {
 	struct vde_ring_info info;
@@ -1238,13 +1255,7 @@ static int helper_open(struct hctx *h, int index)
 			return -errno;
 		h->desc[q] = p;
 	}
-	p = mmap(NULL, (size_t)h->nq * h->depth * VDE_RING_BUF_SIZE,
-		 PROT_READ | PROT_WRITE, MAP_SHARED, h->fd,
-		 (off_t)VDE_RING_BUF_OFFSET);
-	if (p == MAP_FAILED)
-		return -errno;
-	h->bufs = p;
-	return 0;
+	return helper_map_bufs(h);
 }
 
 static __s32 garbage_result(struct rng *r, __s32 proper)
@@ -1351,7 +1362,7 @@ static void __attribute__((noreturn)) helper_uring(struct hctx *h, int wfd)
 	struct io_uring ring;
 	struct __kernel_timespec ts;
 	long long deadline = now_ms() + 1500;
-	bool retry[MAX_TAGS] = { false };
+	bool retry[MAX_TAGS] = { false }, remap = false;
 	unsigned int q, t, nretry = 0;
 	int status = 0, r;
 
@@ -1366,8 +1377,9 @@ static void __attribute__((noreturn)) helper_uring(struct hctx *h, int wfd)
 	io_uring_submit(&ring);
 	/*
 	 * Collect refusals for a while; retry EBUSY and ENODEV (a lost
-	 * helper's queue is being cleaned up).  Publications are served in
-	 * the loop below, from the same CQEs.
+	 * helper's queue is being cleaned up), and ESTALE after mapping the
+	 * data buffers again (a helper was lost since they were mapped).
+	 * Publications are served in the loop below, from the same CQEs.
 	 */
 	for (;;) {
 		if (now_ms() > deadline + 500) {
@@ -1388,6 +1400,12 @@ static void __attribute__((noreturn)) helper_uring(struct hctx *h, int wfd)
 				status = -EBUSY;
 				break;
 			}
+			r = remap ? helper_map_bufs(h) : 0;
+			if (r) {
+				status = r;
+				break;
+			}
+			remap = false;
 			for (t = 0; t < MAX_TAGS; t++) {
 				if (!retry[t])
 					continue;
@@ -1413,11 +1431,13 @@ static void __attribute__((noreturn)) helper_uring(struct hctx *h, int wfd)
 				io_uring_submit(&ring);
 			} else if (!res) {
 				continue;
-			} else if ((res == -EBUSY || res == -ENODEV) &&
+			} else if ((res == -EBUSY || res == -ENODEV ||
+				    res == -ESTALE) &&
 				   now_ms() < deadline && q < h->nq &&
 				   t < h->depth) {
 				retry[q * h->depth + t] = true;
 				nretry++;
+				remap |= res == -ESTALE;
 			} else if (!status) {
 				status = res;
 			}
