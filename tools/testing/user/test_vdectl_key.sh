@@ -482,6 +482,7 @@ Try 'vdectl help key remove'." &&
 }
 
 t_tty_prompts() {
+	local rc
 	command -v python3 >/dev/null || return $KSFT_SKIP
 	TYPE="$P1
 $P1" on_tty create --blocks 20000 --encrypt $KDF "$tmp/t.vde" ||
@@ -492,7 +493,8 @@ $P1" on_tty create --blocks 20000 --encrypt $KDF "$tmp/t.vde" ||
 	expect 0 key verify --passphrase-file "$tmp/p1" "$tmp/t.vde" || return 1
 	TYPE="$P1
 $P2" on_tty create --blocks 20000 --encrypt $KDF "$tmp/t2.vde"
-	[ $? = 1 ] || fail "mismatch: exit $?" || return 1
+	rc=$?
+	[ $rc = 1 ] || fail "mismatch: exit $rc" || return 1
 	keep
 	stdout_has "^vdectl: the passphrases do not match$" &&
 	[ ! -e "$tmp/t2.vde" ] || fail "image created" || return 1

@@ -77,6 +77,7 @@ wait_for() {
 }
 
 # vde_reload [PARAMS]: make sure vde.ko is loaded (with PARAMS if given).
+# shellcheck disable=SC2120 # the tests that source this pass PARAMS
 vde_reload() {
 	vde_loaded && { rmmod vde || return 1; }
 	insmod "$VDE_KO" "$@" || return 1
@@ -93,6 +94,21 @@ require_scratch() {
 }
 
 # vde_attach_raw FILE [vdetest add options]: attach FILE, print the index.
+# vde_devs: the names of the vde block devices, one per line.
+vde_devs() {
+	local d
+	for d in /sys/block/vde[0-9]*; do
+		[ -e "$d" ] && echo "${d##*/}"
+	done
+	return 0
+}
+
+# vde_detach_all: vdectl detach --all ($VDECTL), and no vde device is left.
+vde_detach_all() {
+	"$VDECTL" detach --all || fail "detach --all" || return
+	[ -z "$(vde_devs)" ] || fail "devices left: $(vde_devs | tr '\n' ' ')"
+}
+
 vde_attach_raw() { "$VDETEST" add "$@"; }
 
 vde_detach_raw() { "$VDETEST" remove "$@"; }

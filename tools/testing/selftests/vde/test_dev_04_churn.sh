@@ -43,7 +43,7 @@ churn() {
 
 no_leaks() {
 	local left
-	left=$(ls /sys/block | grep '^vde[0-9]' | grep -vx "vde$busy")
+	left=$(vde_devs | grep -vx "vde$busy")
 	[ -z "$left" ] || fail "devices left: $left" || return
 	# The lowest free index is reused: nothing was leaked.
 	local idx

@@ -40,9 +40,9 @@ cd "$dir" || exit 1
 	"$img" >/dev/null || ktap_skip_all "vdectl create --encrypt failed"
 
 # The encrypted extent and the plain extent just before it.
-enc_first= enc_count= plain_last=
+enc_first='' plain_last=
 find_extents() {
-	read -r enc_first enc_count < <(vde_extent "$dev" encrypted)
+	read -r enc_first _ < <(vde_extent "$dev" encrypted)
 	[ -n "$enc_first" ] || fail "no encrypted extent in the map" || return
 	awk -v e="$enc_first" '$1 + $2 == e { exit $3 != "plain" }' \
 		"/sys/block/${dev#/dev/}/vde/region_map" ||
@@ -148,10 +148,10 @@ fio_straddle() {
 wrong_key_refused() {
 	local err n
 	head -c 64 /dev/urandom >"$dir/badkey"
-	n=$(ls /sys/block | grep -c '^vde[0-9]')
+	n=$(vde_devs | wc -l)
 	err=$("$VDECTL" attach --key-file "$dir/badkey" "$img" 2>&1) && { fail "attach with a wrong key succeeded"; return; }
 	echo "$err" | grep -qi 'key' || fail "message: $err" || return
-	[ "$(ls /sys/block | grep -c '^vde[0-9]')" = "$n" ] || fail "a device was left"
+	[ "$(vde_devs | wc -l)" = "$n" ] || fail "a device was left"
 }
 
 # The thread-pool backend, forced, serves the same bytes.
@@ -235,5 +235,5 @@ ktap_run fallback_backend_forced fallback_forced
 if io_uring_disabled; then rc=0; else rc=$?; fi
 ktap_result fallback_when_io_uring_disabled "$rc" \
 	"$([ "$rc" = 4 ] && echo "no kernel.io_uring_disabled sysctl")"
-ktap_run detach_all_leaves_nothing sh -c "$VDECTL detach --all && ! ls /sys/block | grep -q '^vde[0-9]'"
+ktap_run detach_all_leaves_nothing vde_detach_all
 ktap_finish

@@ -97,11 +97,6 @@ assert "read_only" in s["capabilities"], s
 ' || fail "stats: $out"
 }
 
-detach_all() {
-	"$VDECTL" detach --all || fail "detach --all" || return
-	[ -z "$(ls /sys/block | grep '^vde[0-9]')" ] || fail "devices left"
-}
-
 ktap_header 8
 ktap_run attach_reads_image_bytes attach_whole
 ktap_run list_json_shows_device list_shows_it
@@ -110,5 +105,5 @@ ktap_run detach_refuses_mounted_device detach_refuses_mounted
 ktap_run region_view_reads_region_bytes region_view_bytes
 ktap_run read_only_refuses_writes read_only_refuses_writes
 ktap_run stats_json_counts_and_percentiles stats_report
-ktap_run detach_all detach_all
+ktap_run detach_all vde_detach_all
 ktap_finish
