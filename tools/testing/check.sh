@@ -154,6 +154,19 @@ step "style: checkpatch --strict" \
 step "style: kernel-doc -Werror" perl "$kdoc" -none -Werror "${ksrc[@]}"
 step "style: kernel-doc on every non-static function and uapi item" \
 	awk -f tools/testing/kdoc-coverage.awk kmod/*.c include/uapi/linux/vde.h
+# Every tracked shell script, sourced files followed (-x): no warning.
+shell_clean() {
+	local f files=()
+	while read -r f; do
+		case $f in
+		*.sh) files+=("$f") ;;
+		*) head -n 1 "$f" | grep -q '^#!.*sh$' && files+=("$f") ;;
+		esac
+	done < <(git ls-files)
+	[ "${#files[@]}" -gt 30 ] || { echo "found only ${#files[@]} shell scripts"; return 1; }
+	shellcheck -x -P SCRIPTDIR -S warning -f gcc "${files[@]}"
+}
+step "style: shellcheck -S warning on every shell script" shell_clean
 docs_render() {
 	local f rc=0
 	for f in Documentation/*.rst; do

@@ -122,7 +122,7 @@ extract_kernel_tools() {
 }
 
 packages=(
-	build-essential bc kmod sparse pkg-config
+	build-essential bc kmod sparse pkg-config shellcheck
 	liburing-dev libssl-dev libxxhash-dev libargon2-dev libjson-c-dev
 	linux-source-6.1
 	qemu-system-x86 busybox-static cpio e2fsprogs xz-utils
