@@ -1507,6 +1507,27 @@ static int h_batch(int fd, unsigned long req, unsigned int q, unsigned int flags
 	return ioctl(fd, req, b) ? -errno : 0;
 }
 
+/*
+ * The queue threads of an ioctl helper share one open file: the first to
+ * see ESTALE maps the buffers again, the others retry on its mapping.
+ */
+static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned int map_epoch;
+
+static int helper_ioctl_remap(struct hctx *h, unsigned int *seen)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&map_lock);
+	if (*seen == map_epoch) {
+		r = helper_map_bufs(h);
+		map_epoch++;
+	}
+	*seen = map_epoch;
+	pthread_mutex_unlock(&map_lock);
+	return r;
+}
+
 static void *helper_ioctl_thread(void *p)
 {
 	struct hthread *th = p;
@@ -1515,18 +1536,23 @@ static void *helper_ioctl_thread(void *p)
 	__u16 tags[MAX_TAGS];
 	struct vde_ring_batch b;
 	long long deadline = now_ms() + 1500;
-	unsigned int nc = 0, i;
+	unsigned int nc = 0, i, seen = 0;
 	int r;
 
 	for (;;) {
 		r = h_batch(h->fd, VDE_RING_WAIT, th->q, VDE_RING_WAIT_NOWAIT,
 			    NULL, 0, tags, h->depth, &b);
+		if (r == -ESTALE && now_ms() < deadline)
+			r = helper_ioctl_remap(h, &seen) ?: -EBUSY;
 		if ((r == -EBUSY || r == -ENODEV) && now_ms() < deadline) {
 			sleep_ms(50);
 			continue;
 		}
 		break;
 	}
+	/* h->bufs as the last remap left it */
+	pthread_mutex_lock(&map_lock);
+	pthread_mutex_unlock(&map_lock);
 	th->status = r;
 	__atomic_store_n(&th->ready, 1, __ATOMIC_RELEASE);
 	if (r)
