@@ -79,5 +79,6 @@ loop=$(losetup --direct-io=on --show -f "$dir/plain.vde")
 echo | tee -a "$out"
 table_head "vde via helper (plain image) vs loop (direct I/O)" vde loop "$out"
 table_rows "$vde" "$loop" "$out" --offset="$off" --size="$len"
-echo "ublk: no ublk server in Debian 12's packages or in the 6.1 source tree; not compared" |
-	tee -a "$out"
+echo "ublk: not compared: no ublk server in Debian 12's packages, and none in" \
+	"linux-source-6.1 or linux-source-6.12 (whose tools/testing/selftests/ublk/" \
+	"holds one test script, not the kublk server)" | tee -a "$out"
