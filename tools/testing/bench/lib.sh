@@ -16,6 +16,9 @@
 : "${top:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}"
 : "${vdetest:=$top/build/selftests/vde/vdetest}"
 
+# Seconds of each fio run before the measured window.
+ramp=2
+
 # busy_ticks: clock ticks all CPUs spent busy (not idle, not waiting).
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 
@@ -27,10 +30,10 @@ measure() {
 	local dev=$1 rw=$2 bs=$3 qd=$4 line ticks
 	shift 4
 	ticks=$(mktemp)
-	{ sleep 2; busy_ticks; sleep "$runtime"; busy_ticks; } >"$ticks" &
+	{ sleep "$ramp"; busy_ticks; sleep "$runtime"; busy_ticks; } >"$ticks" &
 	line=$(fio --name=b --filename="$dev" --rw="$rw" --bs="$bs" \
 		--iodepth="$qd" --direct=1 --ioengine=libaio --time_based \
-		--runtime="$runtime" --ramp_time=2 --randrepeat=0 \
+		--runtime="$runtime" --ramp_time="$ramp" --randrepeat=0 \
 		--norandommap --output-format=terse --terse-version=3 "$@")
 	wait $!
 	# terse v3: 7/8 read KiB/s and IOPS, 48/49 write KiB/s and IOPS
