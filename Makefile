@@ -9,7 +9,8 @@
 #   make check               every test: style gates, host tests, VM suite
 #   make demo                the built-in example, end to end in a VM
 #   make bench               benchmarks in a VM: vde against loop and dm-crypt,
-#                            exported against direct (BENCH="plain enc export")
+#                            exported against direct (BENCH="plain enc export";
+#                            BENCH=cipher: the cipher alone, libvde vs kernel)
 #   make soak                bounded soak in a VM (SOAK_SECONDS, default 60)
 #   make powercut            power cuts during writes (KERNEL, ROUNDS)
 #   make debug-check         the VM suite on a KASAN/lockdep/kmemleak kernel
@@ -80,6 +81,7 @@ demo:
 
 bench: modules-all user
 	@$(MAKE) -s -C tools/testing/selftests/vde
+	@$(MAKE) -s -C tools/testing/bench
 	tools/testing/vm/run --kernel $(or $(KERNEL),all) --timeout 3600 -- sh -c \
 		'for b in $(or $(BENCH),plain enc export); do tools/testing/bench/$$b.sh || exit; done'
 

@@ -180,6 +180,7 @@ step "build: userspace with ASan/UBSan" make -s -C user SAN=1
 step "build: uapi header alone (c99 -pedantic)" make -s -C tools/testing/user "$top/build/tests-user/uapi_alone.o"
 step "build: host unit tests" make -s -C tools/testing/user all
 step "build: selftests" make -s -C tools/testing/selftests/vde
+step "build: benchmark programs" make -s -C tools/testing/bench
 
 # --- host tests -----------------------------------------------------------
 for v in plain san; do
