@@ -21,6 +21,7 @@ top=$(cd "$here/../../.." && pwd)
 runtime=${VDE_BENCH_RUNTIME:-2}
 out=${VDE_OUT:-/tmp}/bench-cipher.txt
 speed=$top/build/bench/xts_speed
+. "$here/lib.sh"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -49,9 +50,9 @@ kernel=$(awk '
 	END { if ("enc" in mb && "dec" in mb) print drv, mb["enc"], mb["dec"] }' "$log")
 [ -n "$kernel" ] || { echo "cipher.sh: no xts(aes) result from tcrypt" >&2; exit 1; }
 read -r driver kenc kdec <<<"$kernel"
-ours() { echo "$before $after" | awk -v d="$1" '{
-	for (i = 1; i < NF; i += 2) if ($i == d) { s += $(i + 1); n++ }
-	printf "%.1f", n ? s / n : 0 }' RS=''; }
+# libvde's mean MB/s in direction $1 over the runs before and after.
+ours() { printf '%s\n%s\n' "$before" "$after" |
+	awk -v d="$1" '$1 == d { s += $2; n++ } END { printf "%.1f", s / n }'; }
 
 {
 	echo "cipher alone, one thread, 4096-byte data units: libvde (OpenSSL $(openssl version | awk '{ print $2 }')) vs kernel $driver (tcrypt), kernel $(uname -r)"
@@ -60,7 +61,7 @@ ours() { echo "$before $after" | awk -v d="$1" '{
 		k=$kdec
 		[ "$d" = encrypt ] && k=$kenc
 		o=$(ours "$d")
-		printf '%-22s %12.1f %12.1f %7.2f\n' "aes-xts $d" "$o" "$k" \
-			"$(awk -v a="$o" -v b="$k" 'BEGIN { print (b > 0 ? a / b : 0) }')"
+		printf '%-22s %12.1f %12.1f %7s\n' "aes-xts $d" "$o" "$k" \
+			"$(ratio "$o" "$k")"
 	done
 } | tee "$out"
